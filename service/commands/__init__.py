@@ -1,0 +1,1 @@
+"""Sub-commands of `osteocds`; one module each, found automatically by `service.cli`."""

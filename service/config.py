@@ -1,0 +1,38 @@
+"""Settings from OSTEOCDS_* environment variables, validated at start-up.
+
+Every setting is documented in the README's configuration table; keep them in step.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Profile(StrEnum):
+    PRODUCTION = "production"
+    DEVELOPMENT = "dev"
+
+
+class Settings(BaseSettings):
+    """Runtime configuration. Production is the default profile."""
+
+    model_config = SettingsConfigDict(env_prefix="OSTEOCDS_", extra="ignore", frozen=True)
+
+    profile: Profile = Profile.PRODUCTION
+    data_dir: Path = Path("data")
+    database_url: str | None = None
+    public_base_url: str | None = None
+    trusted_issuers_file: Path | None = None
+    cors_allowed_origins: tuple[str, ...] = ()
+    max_body_bytes: int = Field(default=5 * 1024 * 1024, gt=0)
+    fhir_deadline_seconds: float = Field(default=3.0, gt=0)
+    cardiovascular_policy: str = Field(default="us", pattern="^(us|eu)$")
+    log_level: str = "INFO"
+
+    @property
+    def is_development(self) -> bool:
+        return self.profile is Profile.DEVELOPMENT

@@ -1,0 +1,150 @@
+"""What the evaluation concludes about one patient on one date: the contract with `cards/`.
+
+`service.evaluation.assess(record, as_of, knowledge, policy)` returns an `Assessment`. It is pure
+data: every conclusion carries the patient's own evidence and the citation ids (keys of the
+knowledge citation registry) it rests on, so a card can say why and cite its source.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from enum import StrEnum
+
+from service.record.model import DateRange
+
+
+class Status(StrEnum):
+    MET = "met"
+    NOT_MET = "not-met"
+    UNKNOWN = "unknown"  # the data needed to decide is missing; never treated as NOT_MET silently
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """One piece of the patient's data a conclusion rests on, ready to be shown."""
+
+    description: str  # e.g. "Vertebral fracture (ICD-10-CM M80.08XA)", "Lumbar spine T-score"
+    reference: str | None = None  # "Condition/abc" in the patient's record
+    when: DateRange | None = None
+    value: str | None = None  # formatted value with unit, e.g. "-3.2", "7.9 mg/dL"
+    note: str | None = None  # e.g. "date uncertain: verify", "not albumin-adjusted"
+
+
+@dataclass(frozen=True, slots=True)
+class CriterionResult:
+    id: str  # stable, dotted: "very-high-risk.recent-fracture"
+    label: str  # clinician wording: "Fracture within the past 12 months"
+    status: Status
+    evidence: tuple[Evidence, ...] = ()
+    citations: tuple[str, ...] = ()  # citation ids in the knowledge registry
+    note: str | None = None
+
+
+class CardiovascularVerdict(StrEnum):
+    CLEAR = "clear"  # no MI/stroke and no other high-risk factor found
+    CAUTION = "caution"  # us policy: MI/stroke > 12 months ago, or other risk factors
+    CONTRAINDICATED = "contraindicated"  # MI/stroke in the preceding 12 months or undated (eu: any)
+    UNKNOWN = "unknown"  # conditions could not be read (partial data)
+
+
+@dataclass(frozen=True, slots=True)
+class CardiovascularAssessment:
+    verdict: CardiovascularVerdict
+    recent_events: tuple[Evidence, ...] = ()  # MI/stroke within 12 months, or undated ("verify date")
+    prior_events: tuple[Evidence, ...] = ()  # MI/stroke more than 12 months ago
+    risk_factors: tuple[Evidence, ...] = ()  # diabetes, hypertension, smoking, eGFR < 30, CVD ...
+    citations: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class RomosozumabCourse:
+    doses_given: int  # dose-days; syringes within 7 days are one dose
+    first_dose: date | None = None
+    last_dose: date | None = None
+    next_dose_due: date | None = None  # when mid-course
+    complete: bool = False  # 12 doses given
+    antiresorptive_since: bool = False  # an antiresorptive followed the last dose
+    doses: tuple[Evidence, ...] = ()
+
+
+class DenosumabState(StrEnum):
+    NONE = "none"  # never on denosumab (60 mg products)
+    CURRENT = "current"  # last dose within 6 months + 28 days
+    OVERDUE = "overdue"  # beyond 6 months + 28 days, up to the long-ago limit, no follow-on
+    STOPPED_LONG_AGO = "stopped-long-ago"  # beyond ~24 months: reassess, not "give the dose now"
+    FOLLOWED_ON = "followed-on"  # a bisphosphonate after the last dose (or in the draft orders)
+
+
+@dataclass(frozen=True, slots=True)
+class DenosumabAssessment:
+    state: DenosumabState
+    last_dose: Evidence | None = None  # with its source ("administered", "ordered; ...")
+    next_dose_due: date | None = None  # last dose + 6 months
+    overdue_after: date | None = None  # last dose + 6 months + 28 days
+    months_since_last_dose: int | None = None
+    follow_on: Evidence | None = None  # the bisphosphonate given after the last dose
+    ctx_check_dates: tuple[date, ...] = ()  # 3 and 6 months after a zoledronate follow-on
+    rebound_fractures: tuple[Evidence, ...] = ()  # vertebral fractures after the due date
+    switch_orders: tuple[str, ...] = ()  # draft order references that switch to a non-preventing agent
+    citations: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class SafetyGate:
+    """Whether a follow-on drug the cards might suggest is ruled out by this patient's data."""
+
+    drug: str  # knowledge drug id: "zoledronic-acid", "alendronate", "denosumab", "romosozumab"
+    allowed: bool
+    reasons: tuple[Evidence, ...] = ()  # e.g. eGFR 25 mL/min/1.73m2 on 2026-05-01
+    citations: tuple[str, ...] = ()
+
+
+class RomosozumabDecision(StrEnum):
+    PROPOSE = "propose"  # population + very high risk, no block
+    CONTRAINDICATED = "contraindicated"  # cardiovascular or hypocalcemia block
+    NOT_INDICATED = "not-indicated"  # outside the labelled population (man, premenopausal)
+    NOT_VERY_HIGH_RISK = "not-very-high-risk"
+    ALREADY_ON_COURSE = "already-on-course"  # mid-course: no new proposal, next dose due
+    COURSE_COMPLETE = "course-complete"  # 12 doses given: no more romosozumab
+    INSUFFICIENT_DATA = "insufficient-data"  # would rest on the absence of data we could not read
+    DECEASED = "deceased"
+
+
+class OrderClass(StrEnum):
+    """What a draft order is, for the hooks to react to."""
+
+    ROMOSOZUMAB = "romosozumab"
+    DENOSUMAB = "denosumab"
+    BISPHOSPHONATE = "bisphosphonate"  # alendronate, risedronate, ibandronate, zoledronic acid
+    WEAKER_AGENT = "weaker-agent"  # oral bisphosphonates, ibandronate, raloxifene (order-select)
+    NON_PREVENTING = "non-preventing"  # teriparatide, abaloparatide, raloxifene, romosozumab after dmab
+    OTHER = "other"
+
+
+@dataclass(frozen=True, slots=True)
+class ClassifiedOrder:
+    reference: str  # the draft order's "MedicationRequest/<id>"
+    drug: str | None  # knowledge drug id, None when not an osteoporosis drug
+    classes: frozenset[OrderClass]
+    selected: bool
+
+
+@dataclass(frozen=True)
+class Assessment:
+    as_of: date
+    knowledge_version: str
+    policy: str  # "us" | "eu"
+    deceased: bool
+    population: CriterionResult  # romosozumab labelled population
+    very_high_risk: CriterionResult  # any of `risk_criteria` met
+    risk_criteria: tuple[CriterionResult, ...]
+    cardiovascular: CardiovascularAssessment
+    hypocalcemia: CriterionResult  # MET = low calcium (a block); UNKNOWN = no calcium in 12 months
+    romosozumab_course: RomosozumabCourse
+    romosozumab_decision: RomosozumabDecision
+    denosumab: DenosumabAssessment
+    safety_gates: dict[str, SafetyGate] = field(default_factory=dict)
+    orders: tuple[ClassifiedOrder, ...] = ()
+    data_gaps: tuple[str, ...] = ()  # human sentences for the card detail
+    rebound_romosozumab_allowed: bool = False  # Sarli 2025 option: CV and calcium checks pass
