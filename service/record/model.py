@@ -81,7 +81,7 @@ class Condition:
     codings: tuple[Coding, ...]
     text: str | None
     clinical_status: str | None  # active | recurrence | relapse | inactive | remission | resolved
-    verification_status: str | None  # confirmed | provisional | ... (refuted/entered-in-error dropped)
+    verification_status: str | None  # confirmed, provisional...; refuted and e-i-e dropped
     categories: tuple[str, ...]  # problem-list-item | encounter-diagnosis | health-concern | ...
     onset: DateRange
     recorded_date: date | None = None
@@ -151,7 +151,7 @@ class DataGap:
     """
 
     resource_type: str
-    reason: str  # human text without tokens or patient data, e.g. "not supported by the FHIR server"
+    reason: str  # text without tokens or patient data, e.g. "not supported by the FHIR server"
     partial: bool = True
 
 

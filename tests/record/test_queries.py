@@ -1,0 +1,38 @@
+"""The prefetch templates are the contract with discovery and the FHIR fallback."""
+
+from __future__ import annotations
+
+import pytest
+
+from service.record.queries import PREFETCH_KEYS, fill_template, prefetch_templates
+
+
+def test_six_keys_exactly() -> None:
+    templates = prefetch_templates(["38265-5"])
+    assert tuple(templates) == PREFETCH_KEYS
+    assert templates == {
+        "patient": "Patient/{{context.patientId}}",
+        "conditions": "Condition?patient={{context.patientId}}",
+        "medicationStatements": "MedicationStatement?patient={{context.patientId}}",
+        "medicationRequests": "MedicationRequest?patient={{context.patientId}}",
+        "medicationAdministrations": "MedicationAdministration?patient={{context.patientId}}",
+        "observations": "Observation?patient={{context.patientId}}"
+        "&code=http://loinc.org|38265-5&_sort=-date",
+    }
+
+
+def test_observation_codes_qualified_deduplicated_in_order() -> None:
+    templates = prefetch_templates(["2", "http://snomed.info/sct|9", "2", " 1 "])
+    assert templates["observations"].endswith(
+        "&code=http://loinc.org|2,http://snomed.info/sct|9,http://loinc.org|1&_sort=-date"
+    )
+
+
+@pytest.mark.parametrize("codes", [[], [""], ["  "]])
+def test_no_code_is_refused(codes: list[str]) -> None:
+    with pytest.raises(ValueError, match="code"):
+        prefetch_templates(codes)
+
+
+def test_fill_template() -> None:
+    assert fill_template("Condition?patient={{context.patientId}}", "p1") == "Condition?patient=p1"
