@@ -32,6 +32,7 @@ class Settings(BaseSettings):
     fhir_deadline_seconds: float = Field(default=3.0, gt=0)
     cardiovascular_policy: str = Field(default="us", pattern="^(us|eu)$")
     log_level: str = "INFO"
+    preview_enabled: bool = False  # the card preview page in production (always on in dev)
 
     @property
     def is_development(self) -> bool:
