@@ -5,6 +5,7 @@ Every setting is documented in the README's configuration table; keep them in st
 
 from __future__ import annotations
 
+from datetime import date
 from enum import StrEnum
 from pathlib import Path
 
@@ -33,6 +34,7 @@ class Settings(BaseSettings):
     cardiovascular_policy: str = Field(default="us", pattern="^(us|eu)$")
     log_level: str = "INFO"
     preview_enabled: bool = False  # the card preview page in production (always on in dev)
+    dev_as_of: date | None = None  # clock override for "today"; development profile only
 
     @property
     def is_development(self) -> bool:
