@@ -34,6 +34,15 @@ class Settings(BaseSettings):
     cardiovascular_policy: str = Field(default="us", pattern="^(us|eu)$")
     log_level: str = "INFO"
     preview_enabled: bool = False  # the card preview page in production (always on in dev)
+    # Client authentication (CDS Hooks 2.0 "Trusting CDS Clients"); see service/security/.
+    jwt_algorithms: tuple[str, ...] = ("ES384", "RS384")
+    jwt_leeway_seconds: int = Field(default=60, ge=0, le=300)
+    jwt_max_lifetime_seconds: int = Field(default=3600, gt=0, le=3600)
+    jwks_cache_seconds: int = Field(default=300, gt=0)
+    jwks_fetch_timeout_seconds: float = Field(default=3.0, gt=0, le=30)
+    # Hostile-input limits (service/protocol/limits.py).
+    max_json_depth: int = Field(default=64, ge=8, le=512)
+    max_prefetch_entries: int = Field(default=5000, gt=0)
     dev_as_of: date | None = None  # clock override for "today"; development profile only
 
     @property
