@@ -31,6 +31,8 @@ class Settings(BaseSettings):
     cors_allowed_origins: tuple[str, ...] = ()
     max_body_bytes: int = Field(default=5 * 1024 * 1024, gt=0)
     fhir_deadline_seconds: float = Field(default=3.0, gt=0)
+    fhir_max_pages: int = Field(default=20, gt=0)  # per FHIR search, next links included
+    fhir_max_entries: int = Field(default=5000, gt=0)  # per FHIR search, all pages together
     cardiovascular_policy: str = Field(default="us", pattern="^(us|eu)$")
     log_level: str = "INFO"
     preview_enabled: bool = False  # the card preview page in production (always on in dev)
