@@ -1,0 +1,222 @@
+"""Verify the JWT a CDS client presents (CDS Hooks 2.0 "Trusting CDS Clients" + best practices).
+
+Checks, in order: header (`typ` JWT, `kid`, `alg` in the allowlist; `none` and HMAC never), `iss`
+trusted, signature with the issuer's key (inline JWK Set, `jwks_url`, or a `jku` inside the issuer's
+`jku_allowlist`; any other `jku` is never fetched), `aud` equal to the URL called, `exp`/`iat`/`nbf`
+with leeway, lifetime at most `max_lifetime`, `tenant` when configured, and last `jti` not seen
+before (recorded in the shared replay store so every worker and replica refuses a replay).
+
+`TokenRejected.reason` is a short fixed code, safe to log; nothing taken from the token goes in it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+import jwt
+
+from service.errors import ConfigurationError
+from service.security.issuers import IssuerConfig, TrustedIssuers
+from service.security.jwks import JwksCache, keys_by_kid
+from service.security.urls import url_is_under
+
+ASYMMETRIC_ALGORITHMS = frozenset(
+    {"ES256", "ES384", "ES512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512"}
+)
+MAX_TOKEN_CHARS = 16 * 1024
+MAX_JTI_CHARS = 256
+
+
+class ReplayStore(Protocol):
+    """The store's replay method: False when (iss, jti) was already remembered (a replay)."""
+
+    def remember_jti(self, iss: str, jti: str, expires_at: datetime) -> bool: ...
+
+
+class TokenRejected(Exception):
+    """The token is not acceptable; `reason` is a fixed code for logs, never shown to the caller."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class VerifiedClient:
+    """A CDS client whose token passed every check."""
+
+    issuer: IssuerConfig
+    jti: str
+    expires_at: datetime
+    tenant: str | None = None
+    subject: str | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+def check_algorithms(algorithms: Iterable[str]) -> tuple[str, ...]:
+    """The configured algorithm allowlist; ConfigurationError for `none`, HMAC or unknown names."""
+    chosen = tuple(algorithms)
+    if not chosen:
+        raise ConfigurationError("OSTEOCDS_JWT_ALGORITHMS: at least one algorithm is required")
+    for name in chosen:
+        if name not in ASYMMETRIC_ALGORITHMS:
+            raise ConfigurationError(
+                f"OSTEOCDS_JWT_ALGORITHMS: {name!r} refused (asymmetric algorithms only; "
+                "CDS Hooks forbids `none` and HMAC)"
+            )
+    return chosen
+
+
+class JwtVerifier:
+    """Verifies CDS client tokens against the trusted issuers."""
+
+    def __init__(self, issuers: TrustedIssuers, replay_store: ReplayStore, *,
+                 algorithms: Iterable[str] = ("ES384", "RS384"), leeway: int = 60,
+                 max_lifetime: int = 3600, jwks_cache: JwksCache | None = None,
+                 clock: Callable[[], float] = time.time) -> None:
+        self._issuers = issuers
+        self._replay_store = replay_store
+        self._algorithms = check_algorithms(algorithms)
+        self._leeway, self._max_lifetime = leeway, max_lifetime
+        self._jwks_cache = jwks_cache or JwksCache()
+        self._clock = clock
+
+    @property
+    def issuers(self) -> TrustedIssuers:
+        return self._issuers
+
+    def verify(self, token: str, audience: str) -> VerifiedClient:
+        """Return the verified client, or raise TokenRejected."""
+        if not token or len(token) > MAX_TOKEN_CHARS or token.count(".") != 2:
+            raise TokenRejected("malformed")
+        header = self._checked_header(token)
+        issuer = self._issuers.get(_unverified_claims(token).get("iss"))
+        if issuer is None:
+            raise TokenRejected("untrusted-issuer")
+        key = self._resolve_key(issuer, header)
+        claims = self._decode(token, key, header["alg"])
+        if claims.get("iss") != issuer.iss:
+            raise TokenRejected("untrusted-issuer")
+        _check_audience(claims.get("aud"), audience)
+        expires_at = self._check_times(claims)
+        jti = claims.get("jti")
+        if not isinstance(jti, str) or not jti or len(jti) > MAX_JTI_CHARS:
+            raise TokenRejected("missing-jti")
+        tenant = claims.get("tenant")
+        if issuer.tenant is not None and tenant != issuer.tenant:
+            raise TokenRejected("wrong-tenant")
+        if not self._replay_store.remember_jti(issuer.iss, jti, expires_at):
+            raise TokenRejected("replayed")
+        subject = claims.get("sub")
+        return VerifiedClient(
+            issuer=issuer, jti=jti, expires_at=expires_at,
+            tenant=tenant if isinstance(tenant, str) else None,
+            subject=subject if isinstance(subject, str) else None,
+        )
+
+    def _checked_header(self, token: str) -> dict[str, Any]:
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError:
+            raise TokenRejected("malformed") from None
+        if not isinstance(header.get("typ"), str) or header["typ"].upper() != "JWT":
+            raise TokenRejected("bad-typ")
+        if not isinstance(header.get("kid"), str) or not header["kid"]:
+            raise TokenRejected("missing-kid")
+        if header.get("alg") not in self._algorithms:
+            raise TokenRejected("algorithm-not-allowed")
+        if "jku" in header and not isinstance(header["jku"], str):
+            raise TokenRejected("malformed")
+        return header
+
+    def _resolve_key(self, issuer: IssuerConfig, header: Mapping[str, Any]) -> jwt.PyJWK:
+        kid: str = header["kid"]
+        if issuer.jwks is not None:
+            key = keys_by_kid(issuer.jwks).get(kid)
+            if key is not None:
+                return key
+        jku = header.get("jku")
+        urls = [issuer.jwks_url] if issuer.jwks_url else []
+        if jku and any(url_is_under(jku, allowed) for allowed in issuer.jku_allowlist):
+            urls.append(jku)
+        # A `jku` outside the issuer's allowlist is ignored, never fetched (SSRF, key injection).
+        for url in urls:
+            key = self._jwks_cache.get_key(url, kid)
+            if key is not None:
+                return key
+        raise TokenRejected("unknown-key")
+
+    def _decode(self, token: str, key: jwt.PyJWK, alg: str) -> dict[str, Any]:
+        if not _key_fits_algorithm(key, alg):
+            raise TokenRejected("algorithm-key-mismatch")
+        try:
+            claims = jwt.decode(
+                token, key.key, algorithms=[alg],
+                options={"verify_exp": False, "verify_iat": False, "verify_nbf": False,
+                         "verify_aud": False, "verify_iss": False, "require": []},
+            )
+        except jwt.InvalidSignatureError:
+            raise TokenRejected("bad-signature") from None
+        except (jwt.PyJWTError, ValueError, TypeError):
+            raise TokenRejected("malformed") from None
+        if not isinstance(claims, dict):
+            raise TokenRejected("malformed")
+        return claims
+
+    def _check_times(self, claims: Mapping[str, Any]) -> datetime:
+        now, leeway = self._clock(), self._leeway
+        exp, iat, nbf = claims.get("exp"), claims.get("iat"), claims.get("nbf", None)
+        if not _is_number(exp):
+            raise TokenRejected("missing-exp")
+        if not _is_number(iat):
+            raise TokenRejected("missing-iat")
+        if now > exp + leeway:
+            raise TokenRejected("expired")
+        if iat > now + leeway:
+            raise TokenRejected("issued-in-future")
+        if nbf is not None and (not _is_number(nbf) or nbf > now + leeway):
+            raise TokenRejected("not-yet-valid")
+        if exp <= iat or exp - iat > self._max_lifetime:
+            raise TokenRejected("lifetime-too-long")
+        return datetime.fromtimestamp(exp + leeway, tz=UTC)
+
+
+def _key_fits_algorithm(key: jwt.PyJWK, alg: str) -> bool:
+    """EC keys sign ES* (the curve fixes which); RSA keys RS*/PS* and the JWK's `alg` if set."""
+    if key.key_type == "EC":
+        return key.algorithm_name == alg
+    if key.key_type == "RSA" and alg[:2] in {"RS", "PS"}:
+        declared = getattr(key, "_jwk_data", {}).get("alg")
+        return declared in (None, alg)
+    return False
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _unverified_claims(token: str) -> dict[str, Any]:
+    try:
+        claims = jwt.decode(token, options={"verify_signature": False})
+    except (jwt.PyJWTError, ValueError, TypeError):
+        raise TokenRejected("malformed") from None
+    if not isinstance(claims, dict):
+        raise TokenRejected("malformed")
+    return claims
+
+
+def _check_audience(aud: object, expected: str) -> None:
+    if isinstance(aud, str) and aud == expected:
+        return
+    if isinstance(aud, list) and all(isinstance(item, str) for item in aud) and expected in aud:
+        return
+    raise TokenRejected("wrong-audience")
+
+
+def expected_audience(public_base_url: str, path: str) -> str:
+    """The `aud` a client must use for `path`: the configured public base URL + the request path."""
+    return public_base_url.rstrip("/") + path
