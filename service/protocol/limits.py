@@ -1,0 +1,111 @@
+"""Hostile-input limits checked before the protocol layer parses a request body.
+
+`install_limits(app, settings)` adds a `before_request` hook (it runs after authentication) that,
+for JSON bodies only:
+
+- refuses JSON nested deeper than `max_json_depth` (scanned on the raw bytes, so a deeply nested
+  body never reaches the JSON parser's recursion limit) -> 400 `RequestLimitExceeded`;
+- refuses more than `max_prefetch_entries` resources across `prefetch` and `context.draftOrders`
+  -> 400 `RequestLimitExceeded`;
+- in production, checks `fhirServer` against the client's issuer (`fhir_servers.check_fhir_server`);
+- records `hookInstance` for the structured logs.
+
+Body size stays the protocol layer's (Flask `MAX_CONTENT_LENGTH` -> 413). Malformed JSON and other
+content types pass through untouched: the protocol layer answers them (400 / 415).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask, current_app, g, request
+
+from service.config import Settings
+from service.errors import RequestLimitExceeded
+from service.security.fhir_servers import check_fhir_server
+
+EXTENSION_KEY = "osteocds.limits"
+MAX_HOOK_INSTANCE_CHARS = 128
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+_OPENERS = frozenset(b"[{")
+_HOOK_INSTANCE = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+
+def json_nesting_depth(raw: bytes, limit: int) -> int:
+    """Deepest bracket nesting of a JSON text, stopping early once past `limit`.
+
+    String contents are removed first so brackets inside strings do not count."""
+    brackets = _JSON_STRING.sub(b'""', raw).translate(None, _NOT_BRACKETS)
+    depth = deepest = 0
+    for byte in brackets:
+        if byte in _OPENERS:
+            depth += 1
+            if depth > deepest:
+                deepest = depth
+                if deepest > limit:
+                    return deepest
+        else:
+            depth -= 1
+    return deepest
+
+
+def count_request_resources(body: Mapping[str, Any]) -> int:
+    """Resources a hook request carries: every prefetch value (Bundle entries counted one by one)
+    plus the entries of `context.draftOrders`."""
+    total = 0
+    prefetch = body.get("prefetch")
+    if isinstance(prefetch, Mapping):
+        total += sum(_resources_in(value) for value in prefetch.values())
+    context = body.get("context")
+    if isinstance(context, Mapping):
+        total += _resources_in(context.get("draftOrders"))
+    return total
+
+
+def _resources_in(value: object) -> int:
+    if not isinstance(value, Mapping):
+        return 0
+    entries = value.get("entry")
+    if value.get("resourceType") == "Bundle" and isinstance(entries, list):
+        return len(entries)
+    return 1
+
+
+def install_limits(app: Flask, settings: Settings) -> None:
+    """Register the body checks; call after `install_auth` so they run after authentication."""
+    app.extensions[EXTENSION_KEY] = settings
+    app.before_request(_inspect_body)
+
+
+def _inspect_body() -> None:
+    settings: Settings = current_app.extensions[EXTENSION_KEY]
+    if request.method != "POST" or not request.is_json:
+        return
+    raw = request.get_data(cache=True)
+    if json_nesting_depth(raw, settings.max_json_depth) > settings.max_json_depth:
+        raise RequestLimitExceeded(
+            f"JSON nesting is deeper than {settings.max_json_depth} levels"
+        )
+    try:
+        body = json.loads(raw)
+    except (ValueError, RecursionError):
+        return  # the protocol layer answers malformed JSON
+    if not isinstance(body, Mapping):
+        return
+    _remember_hook_instance(body.get("hookInstance"))
+    if count_request_resources(body) > settings.max_prefetch_entries:
+        raise RequestLimitExceeded(
+            f"more than {settings.max_prefetch_entries} resources in prefetch and draftOrders",
+            field="prefetch",
+        )
+    check_fhir_server(body.get("fhirServer"), settings, getattr(g, "trusted_issuer", None))
+
+
+def _remember_hook_instance(value: object) -> None:
+    """Keep a well-formed hookInstance for the logs (anything else could be injected text)."""
+    if isinstance(value, str) and _HOOK_INSTANCE.match(value):
+        g.hook_instance = value

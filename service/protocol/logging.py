@@ -1,0 +1,125 @@
+"""Structured JSON logs with a request id and the `hookInstance`, and a redaction filter.
+
+- `configure_logging(level)` sends every logger to stderr as one JSON object per line; the serve
+  command calls it at start-up.
+- `install_request_logging(app)` gives each request an id (a well-formed `X-Request-Id` header or a
+  new UUID), echoes it in the response header and logs one access line (method, path, status,
+  duration; never the body, the query string or headers).
+- `RedactionFilter` is the last line of defence: bearer tokens, JWTs and `access_token` values are
+  replaced in every message and traceback. The first line is never logging bodies at all.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sys
+import time
+import uuid
+from typing import Any
+
+from flask import Flask, Response, g, has_request_context, request
+
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+_REDACTIONS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"(?i)\b(bearer)\s+[A-Za-z0-9\-._~+/]+=*"), r"\1 [REDACTED]"),
+    (re.compile(r"eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*"), "[REDACTED-JWT]"),
+    (re.compile(r"""(?i)(["']?access_token["']?\s*[:=]\s*["']?)[^"'&\s,}]+"""), r"\1[REDACTED]"),
+    (re.compile(r"""(?i)(["']?authorization["']?\s*[:=]\s*["']?)[^"'\n,}]+"""), r"\1[REDACTED]"),
+)
+_EXTRA_FIELDS = ("auth_reason", "method", "path", "status", "duration_ms", "jwks_url", "reason",
+                 "kid", "service_id", "hook")
+HANDLER_NAME = "osteocds-json"
+
+
+def redact(text: str) -> str:
+    """`text` with bearer tokens, JWTs, access tokens and Authorization values replaced."""
+    for pattern, replacement in _REDACTIONS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+class RedactionFilter(logging.Filter):
+    """Redacts the rendered message of every record (and drops its args)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except (TypeError, ValueError):
+            message = str(record.msg)
+        record.msg, record.args = redact(message), None
+        return True
+
+
+class RequestContextFilter(logging.Filter):
+    """Adds `request_id` and `hook_instance` of the current request to every record."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if has_request_context():
+            record.request_id = g.get("request_id")
+            record.hook_instance = g.get("hook_instance")
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per record; the final text passes through `redact`."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S") + f".{int(record.msecs):03d}Z",
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        for name in ("request_id", "hook_instance", *_EXTRA_FIELDS):
+            value = getattr(record, name, None)
+            if value is not None:
+                entry[name] = value
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return redact(json.dumps(entry, default=str))
+
+
+JsonFormatter.converter = time.gmtime
+
+
+def configure_logging(level: str = "INFO") -> None:
+    """Route every logger to stderr as redacted JSON lines (idempotent)."""
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        if handler.get_name() == HANDLER_NAME:
+            root.removeHandler(handler)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.set_name(HANDLER_NAME)
+    handler.setFormatter(JsonFormatter())
+    handler.addFilter(RequestContextFilter())
+    handler.addFilter(RedactionFilter())
+    root.addHandler(handler)
+    root.setLevel(level.upper())
+
+
+def install_request_logging(app: Flask) -> None:
+    """Request ids and access lines; the id hook runs before every other `before_request`."""
+    app.before_request_funcs.setdefault(None, []).insert(0, _start_request)
+    app.after_request(_finish_request)
+
+
+def _start_request() -> None:
+    supplied = request.headers.get("X-Request-Id", "")
+    g.request_id = supplied if _REQUEST_ID.match(supplied) else uuid.uuid4().hex
+    g.request_started = time.perf_counter()
+
+
+def _finish_request(response: Response) -> Response:
+    request_id = g.get("request_id")
+    if request_id:
+        response.headers["X-Request-Id"] = request_id
+    started = g.get("request_started")
+    duration = round((time.perf_counter() - started) * 1000, 1) if started else None
+    logging.getLogger("osteocds.access").info(
+        "%s %s %s", request.method, request.path, response.status_code,
+        extra={"method": request.method, "path": request.path,
+               "status": response.status_code, "duration_ms": duration},
+    )
+    return response
