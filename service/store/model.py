@@ -1,0 +1,197 @@
+"""What the store keeps: feedback facts, issued cards, and the repository interface.
+
+No patient identifiers: a card uuid, the service, the clinician's outcome and reason, timestamps.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+FEEDBACK_SOURCES = ("ehr", "preview")
+
+
+@dataclass(frozen=True, slots=True)
+class FeedbackEntry:
+    """One item of a CDS Hooks 2.0 feedback request, already schema-validated."""
+
+    card_uuid: str
+    outcome: str  # accepted | overridden
+    outcome_timestamp: str  # as sent (RFC 3339); part of the idempotency key
+    accepted_suggestions: tuple[str, ...] = ()
+    override_reason_system: str | None = None
+    override_reason_code: str | None = None
+    override_reason_display: str | None = None
+    override_comment: str | None = None
+
+    @classmethod
+    def from_json(cls, item: Mapping[str, Any]) -> FeedbackEntry:
+        """Parse one validated `feedback[]` item (lenient: reason without system/display)."""
+        override = item.get("overrideReason") or {}
+        reason = override.get("reason") or {}
+        return cls(
+            card_uuid=item["card"],
+            outcome=item["outcome"],
+            outcome_timestamp=item["outcomeTimestamp"],
+            accepted_suggestions=tuple(s["id"] for s in item.get("acceptedSuggestions") or ()),
+            override_reason_system=reason.get("system") or None,
+            override_reason_code=reason.get("code") or None,
+            override_reason_display=reason.get("display") or None,
+            override_comment=override.get("userComment") or None,
+        )
+
+    @property
+    def outcome_at(self) -> datetime:
+        """The outcome timestamp as an aware UTC datetime."""
+        moment = datetime.fromisoformat(self.outcome_timestamp)
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        return moment.astimezone(UTC)
+
+    def idempotency_key(self, service_id: str) -> str:
+        """SHA-256 of service, card, outcome, timestamp, accepted suggestions and override reason.
+
+        A repeat of the same fact maps to the same key; an `overridden` after an `accepted` (or
+        the same outcome at another time) is a new fact.
+        """
+        material = [
+            service_id,
+            self.card_uuid,
+            self.outcome,
+            self.outcome_timestamp,
+            sorted(self.accepted_suggestions),
+            [
+                self.override_reason_system,
+                self.override_reason_code,
+                self.override_reason_display,
+                self.override_comment,
+            ],
+        ]
+        canonical = json.dumps(material, separators=(",", ":"), ensure_ascii=False)
+        return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class StoredFeedback:
+    """A feedback row as read back for reports; `topic` comes from the issued card, if known."""
+
+    card_uuid: str
+    service_id: str
+    outcome: str
+    outcome_at: datetime
+    received_at: datetime
+    source: str
+    accepted_suggestions: tuple[str, ...]
+    override_reason_system: str | None
+    override_reason_code: str | None
+    override_reason_display: str | None
+    override_comment: str | None
+    idempotency_key: str
+    topic: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedCard:
+    card_uuid: str
+    service_id: str
+    issued_at: datetime
+    topic: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FeedbackReceipt:
+    """How many feedback items were new facts and how many were repeats."""
+
+    recorded: int
+    duplicates: int
+
+
+class Store(ABC):
+    """The repository interface; `service.store.open_store(settings)` picks the backend."""
+
+    dialect: str
+
+    @abstractmethod
+    def migrate(self) -> int:
+        """Apply pending migrations under a lock; return the schema version now in place."""
+
+    @abstractmethod
+    def schema_version(self) -> int:
+        """The highest applied migration (0 for an empty database)."""
+
+    @abstractmethod
+    def ping(self) -> None:
+        """Raise if the database cannot be reached (readiness)."""
+
+    @abstractmethod
+    def record_feedback(
+        self,
+        service_id: str,
+        entries: Sequence[FeedbackEntry],
+        *,
+        source: str = "ehr",
+        received_at: datetime | None = None,
+    ) -> FeedbackReceipt:
+        """Store every entry in one transaction (durable on return); repeats are ignored."""
+
+    @abstractmethod
+    def iter_feedback(
+        self,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        service_id: str | None = None,
+        source: str | None = None,
+    ) -> Iterator[StoredFeedback]:
+        """Feedback received in [since, until), oldest first, with the issued card's topic."""
+
+    @abstractmethod
+    def record_issued_cards(
+        self,
+        service_id: str,
+        cards: Sequence[Mapping[str, Any]],
+        *,
+        issued_at: datetime | None = None,
+    ) -> int:
+        """Remember the uuid and `source.topic.code` of each card answered; returns rows added."""
+
+    @abstractmethod
+    def iter_issued_cards(
+        self, *, since: datetime | None = None, until: datetime | None = None
+    ) -> Iterator[IssuedCard]:
+        """Cards issued in [since, until), oldest first."""
+
+    @abstractmethod
+    def remember_jti(self, iss: str, jti: str, expires_at: datetime) -> bool:
+        """Record a JWT id until `expires_at`; False if (iss, jti) was already seen (a replay).
+
+        Expired rows are purged on the way.
+        """
+
+    @abstractmethod
+    def close(self) -> None:
+        """Close every connection this store opened."""
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def as_utc(moment: datetime) -> datetime:
+    """An aware datetime in UTC (naive input is taken as UTC)."""
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+def card_topic(card: Mapping[str, Any]) -> str | None:
+    """`source.topic.code` of a card, if any."""
+    source = card.get("source")
+    topic = source.get("topic") if isinstance(source, Mapping) else None
+    code = topic.get("code") if isinstance(topic, Mapping) else None
+    return code if isinstance(code, str) and code else None

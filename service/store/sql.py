@@ -1,0 +1,368 @@
+"""The SQL implementation shared by the SQLite and PostgreSQL backends.
+
+Subclasses provide connections, the lock taken around migrations, parameter style and timestamp
+conversion; the statements themselves are the same for both dialects.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from abc import abstractmethod
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from datetime import datetime
+from importlib import resources
+from typing import Any
+
+from service.store.model import (
+    FEEDBACK_SOURCES,
+    FeedbackEntry,
+    FeedbackReceipt,
+    IssuedCard,
+    Store,
+    StoredFeedback,
+    as_utc,
+    card_topic,
+    utc_now,
+)
+
+MIGRATIONS_PACKAGE = "service.store.migrations"
+_MIGRATION_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.([a-z]+)\.sql$")
+
+_FEEDBACK_COLUMNS = (
+    "f.card_uuid, f.service_id, f.outcome, f.outcome_at, f.received_at, f.source, "
+    "f.accepted_suggestions, f.override_reason_system, f.override_reason_code, "
+    "f.override_reason_display, f.override_comment, f.idempotency_key, c.topic"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    version: int
+    name: str
+    sql: str
+
+
+def load_migrations(dialect: str) -> list[Migration]:
+    """The numbered migrations for `dialect` (`sqlite` or `postgresql`), in order."""
+    found: list[Migration] = []
+    for entry in resources.files(MIGRATIONS_PACKAGE).iterdir():
+        match = _MIGRATION_NAME.match(entry.name)
+        if match and match.group(3) == dialect:
+            found.append(Migration(int(match.group(1)), match.group(2), entry.read_text("utf-8")))
+    found.sort(key=lambda migration: migration.version)
+    versions = [migration.version for migration in found]
+    if versions != list(range(1, len(found) + 1)):
+        raise RuntimeError(f"{dialect} migrations are not numbered 1..n: {versions}")
+    return found
+
+
+def split_statements(script: str) -> list[str]:
+    """Split a migration into statements (`;` at line end; `--` comment lines dropped)."""
+    statements: list[str] = []
+    buffer: list[str] = []
+    for line in script.splitlines():
+        if line.strip().startswith("--"):
+            continue
+        buffer.append(line)
+        if line.rstrip().endswith(";"):
+            statement = "\n".join(buffer).strip().rstrip(";").strip()
+            if statement:
+                statements.append(statement)
+            buffer = []
+    tail = "\n".join(buffer).strip()
+    if tail:
+        statements.append(tail)
+    return statements
+
+
+class SqlStore(Store):
+    """Store over a DB-API connection per thread. Statements use `%s`; SQLite rewrites it."""
+
+    dialect = "sql"
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+        self._connections: list[Any] = []
+        self._connections_lock = threading.Lock()
+
+    # -- backend hooks -------------------------------------------------------------------
+    @abstractmethod
+    def _connect(self) -> Any: ...
+
+    @abstractmethod
+    def _transaction(self, connection: Any, *, write: bool) -> AbstractContextManager[Any]:
+        """A transaction yielding a cursor; commits on success, rolls back on error.
+
+        `write=True` takes the write lock up front (SQLite: BEGIN IMMEDIATE)."""
+
+    @abstractmethod
+    def _lock_for_migrations(self, cursor: Any) -> None: ...
+
+    @abstractmethod
+    def _ts_in(self, moment: datetime) -> Any: ...
+
+    @abstractmethod
+    def _ts_out(self, value: Any) -> datetime: ...
+
+    def _sql(self, statement: str) -> str:
+        return statement
+
+    def _is_disconnect(self, error: Exception) -> bool:
+        return False
+
+    # -- connections ---------------------------------------------------------------------
+    def _connection(self) -> Any:
+        connection = getattr(self._local, "connection", None)
+        if connection is None:
+            connection = self._connect()
+            self._local.connection = connection
+            with self._connections_lock:
+                self._connections.append(connection)
+        return connection
+
+    def _forget_connection(self) -> None:
+        connection = getattr(self._local, "connection", None)
+        self._local.connection = None
+        if connection is not None:
+            with self._connections_lock:
+                if connection in self._connections:
+                    self._connections.remove(connection)
+            try:
+                connection.close()
+            except Exception:  # noqa: S110 - already broken; closing is best effort
+                pass
+
+    def _write(self, work: Any, *, write: bool = True) -> Any:
+        """Run `work(cursor)` in a transaction; retry once on a dropped connection."""
+        for attempt in (1, 2):
+            try:
+                with self._transaction(self._connection(), write=write) as cursor:
+                    return work(cursor)
+            except Exception as error:
+                if attempt == 1 and self._is_disconnect(error):
+                    self._forget_connection()
+                    continue
+                raise
+        raise AssertionError("unreachable")
+
+    def _read(self, statement: str, params: Sequence[Any] = ()) -> list[Any]:
+        def run(cursor: Any) -> list[Any]:
+            cursor.execute(self._sql(statement), tuple(params))
+            return list(cursor.fetchall())
+
+        return self._write(run, write=False)
+
+    def close(self) -> None:
+        with self._connections_lock:
+            connections, self._connections = self._connections, []
+        for connection in connections:
+            try:
+                connection.close()
+            except Exception:  # noqa: S110 - closing is best effort
+                pass
+        self._local = threading.local()
+
+    # -- schema --------------------------------------------------------------------------
+    def migrate(self) -> int:
+        migrations = load_migrations(self.dialect)
+
+        def apply(cursor: Any) -> int:
+            self._lock_for_migrations(cursor)
+            cursor.execute(
+                "CREATE TABLE IF NOT EXISTS schema_version ("
+                " version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
+            )
+            cursor.execute("SELECT COALESCE(MAX(version), 0) FROM schema_version")
+            current = int(cursor.fetchone()[0])
+            for migration in migrations:
+                if migration.version <= current:
+                    continue
+                for statement in split_statements(migration.sql):
+                    cursor.execute(statement)
+                cursor.execute(
+                    self._sql(
+                        "INSERT INTO schema_version (version, name, applied_at) "
+                        "VALUES (%s, %s, %s)"
+                    ),
+                    (migration.version, migration.name, utc_now().isoformat()),
+                )
+                current = migration.version
+            return current
+
+        return self._write(apply)
+
+    def schema_version(self) -> int:
+        try:
+            rows = self._read("SELECT COALESCE(MAX(version), 0) FROM schema_version")
+        except Exception as error:
+            if "schema_version" in str(error):
+                return 0
+            raise
+        return int(rows[0][0])
+
+    def ping(self) -> None:
+        self._read("SELECT 1")
+
+    # -- feedback ------------------------------------------------------------------------
+    def record_feedback(
+        self,
+        service_id: str,
+        entries: Sequence[FeedbackEntry],
+        *,
+        source: str = "ehr",
+        received_at: datetime | None = None,
+    ) -> FeedbackReceipt:
+        if source not in FEEDBACK_SOURCES:
+            raise ValueError(f"unknown feedback source {source!r}")
+        received = self._ts_in(as_utc(received_at or utc_now()))
+        statement = self._sql(
+            "INSERT INTO feedback (idempotency_key, card_uuid, service_id, outcome,"
+            " override_reason_system, override_reason_code, override_reason_display,"
+            " override_comment, accepted_suggestions, outcome_at, received_at, source)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+            " ON CONFLICT (idempotency_key) DO NOTHING"
+        )
+
+        def insert(cursor: Any) -> FeedbackReceipt:
+            recorded = 0
+            for entry in entries:
+                cursor.execute(statement, self._feedback_row(service_id, entry, received, source))
+                recorded += max(cursor.rowcount, 0)
+            return FeedbackReceipt(recorded=recorded, duplicates=len(entries) - recorded)
+
+        return self._write(insert)
+
+    def _feedback_row(
+        self, service_id: str, entry: FeedbackEntry, received: Any, source: str
+    ) -> tuple[Any, ...]:
+        return (
+            entry.idempotency_key(service_id),
+            entry.card_uuid,
+            service_id,
+            entry.outcome,
+            entry.override_reason_system,
+            entry.override_reason_code,
+            entry.override_reason_display,
+            entry.override_comment,
+            json.dumps(list(entry.accepted_suggestions)),
+            self._ts_in(entry.outcome_at),
+            received,
+            source,
+        )
+
+    def iter_feedback(
+        self,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        service_id: str | None = None,
+        source: str | None = None,
+    ) -> Iterator[StoredFeedback]:
+        conditions, params = self._window("f.received_at", since, until)
+        if service_id is not None:
+            conditions.append("f.service_id = %s")
+            params.append(service_id)
+        if source is not None:
+            conditions.append("f.source = %s")
+            params.append(source)
+        where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
+        rows = self._read(
+            f"SELECT {_FEEDBACK_COLUMNS} FROM feedback f"  # noqa: S608 - fixed fragments only
+            f" LEFT JOIN issued_cards c ON c.card_uuid = f.card_uuid{where}"
+            " ORDER BY f.received_at, f.id",
+            params,
+        )
+        for row in rows:
+            yield StoredFeedback(
+                card_uuid=row[0],
+                service_id=row[1],
+                outcome=row[2],
+                outcome_at=self._ts_out(row[3]),
+                received_at=self._ts_out(row[4]),
+                source=row[5],
+                accepted_suggestions=tuple(json.loads(row[6])),
+                override_reason_system=row[7],
+                override_reason_code=row[8],
+                override_reason_display=row[9],
+                override_comment=row[10],
+                idempotency_key=row[11],
+                topic=row[12],
+            )
+
+    def _window(
+        self, column: str, since: datetime | None, until: datetime | None
+    ) -> tuple[list[str], list[Any]]:
+        conditions: list[str] = []
+        params: list[Any] = []
+        if since is not None:
+            conditions.append(f"{column} >= %s")
+            params.append(self._ts_in(as_utc(since)))
+        if until is not None:
+            conditions.append(f"{column} < %s")
+            params.append(self._ts_in(as_utc(until)))
+        return conditions, params
+
+    # -- issued cards --------------------------------------------------------------------
+    def record_issued_cards(
+        self,
+        service_id: str,
+        cards: Sequence[Mapping[str, Any]],
+        *,
+        issued_at: datetime | None = None,
+    ) -> int:
+        rows = [
+            (card["uuid"], card_topic(card), service_id)
+            for card in cards
+            if isinstance(card.get("uuid"), str)
+        ]
+        if not rows:
+            return 0
+        issued = self._ts_in(as_utc(issued_at or utc_now()))
+        statement = self._sql(
+            "INSERT INTO issued_cards (card_uuid, topic, service_id, issued_at)"
+            " VALUES (%s, %s, %s, %s) ON CONFLICT (card_uuid) DO NOTHING"
+        )
+
+        def insert(cursor: Any) -> int:
+            added = 0
+            for card_uuid, topic, service in rows:
+                cursor.execute(statement, (card_uuid, topic, service, issued))
+                added += max(cursor.rowcount, 0)
+            return added
+
+        return self._write(insert)
+
+    def iter_issued_cards(
+        self, *, since: datetime | None = None, until: datetime | None = None
+    ) -> Iterator[IssuedCard]:
+        conditions, params = self._window("issued_at", since, until)
+        where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
+        rows = self._read(
+            "SELECT card_uuid, service_id, issued_at, topic FROM issued_cards"  # noqa: S608
+            f"{where} ORDER BY issued_at, card_uuid",
+            params,
+        )
+        for row in rows:
+            yield IssuedCard(row[0], row[1], self._ts_out(row[2]), row[3])
+
+    # -- JWT replay ----------------------------------------------------------------------
+    def remember_jti(self, iss: str, jti: str, expires_at: datetime) -> bool:
+        now = self._ts_in(utc_now())
+        expires = self._ts_in(as_utc(expires_at))
+
+        def remember(cursor: Any) -> bool:
+            cursor.execute(self._sql("DELETE FROM jwt_replay WHERE expires_at < %s"), (now,))
+            cursor.execute(
+                self._sql(
+                    "INSERT INTO jwt_replay (iss, jti, expires_at) VALUES (%s, %s, %s)"
+                    " ON CONFLICT (iss, jti) DO NOTHING"
+                ),
+                (iss, jti, expires),
+            )
+            return bool(cursor.rowcount == 1)
+
+        return self._write(remember)
