@@ -136,6 +136,6 @@ def duplicate_uuid_problems(response: Mapping[str, Any]) -> list[str]:
 
 
 def _default_gatherer() -> RecordGatherer:
-    from service.record.gather import gather_record  # noqa: PLC0415 - keeps import light
+    from service.record.gather import gather_record
 
     return gather_record

@@ -77,7 +77,7 @@ def schema_errors(name: str, instance: Any) -> list[str]:
 
 
 def require_valid(name: str, instance: Any) -> None:
-    """Raise `InvalidRequest` naming the first failing field when `instance` breaks schema `name`."""
+    """Raise `InvalidRequest` naming the first failing field if `instance` breaks schema `name`."""
     errors = sorted(validator(name).iter_errors(instance), key=_error_rank)
     if not errors:
         return

@@ -6,6 +6,7 @@ conversion; the statements themselves are the same for both dialects.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import threading
@@ -131,10 +132,8 @@ class SqlStore(Store):
             with self._connections_lock:
                 if connection in self._connections:
                     self._connections.remove(connection)
-            try:
+            with contextlib.suppress(Exception):  # already broken; closing is best effort
                 connection.close()
-            except Exception:  # noqa: S110 - already broken; closing is best effort
-                pass
 
     def _write(self, work: Any, *, write: bool = True) -> Any:
         """Run `work(cursor)` in a transaction; retry once on a dropped connection."""
@@ -160,10 +159,8 @@ class SqlStore(Store):
         with self._connections_lock:
             connections, self._connections = self._connections, []
         for connection in connections:
-            try:
+            with contextlib.suppress(Exception):  # closing is best effort
                 connection.close()
-            except Exception:  # noqa: S110 - closing is best effort
-                pass
         self._local = threading.local()
 
     # -- schema --------------------------------------------------------------------------
