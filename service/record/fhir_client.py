@@ -1,0 +1,400 @@
+"""A careful FHIR R4 client for the data the EHR did not prefetch.
+
+- One pooled `requests.Session` per FHIR origin, shared by hook calls (cookies blocked, so
+  nothing leaks between calls); `Accept: application/fhir+json`; `Authorization: Bearer` only on
+  requests to `fhirServer`'s origin. Redirects are not followed to another origin.
+- Queries run in parallel in a thread pool that is shut down without waiting for stragglers.
+- One `Deadline` per hook call covers connect, read and paging: every GET gets
+  `timeout=min(remaining, cap)`, bodies are streamed with the socket timeout re-armed to the
+  remaining time before every read, so a server dripping bytes cannot stretch the deadline.
+- Bounded pages and entries, next-link loop detection; a `next` link on another origin is rebased
+  onto `fhirServer` when its path lies under fhirServer's path, refused otherwise.
+- Retries with backoff only on connection errors and 502/503/504, inside the deadline.
+
+Failures come back as `FetchResult(outcome=FAILED, detail=...)`; `detail` never holds the token,
+a URL or a patient identifier, so the caller may put it in a 412 message.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Mapping
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor
+from concurrent.futures import wait as wait_futures
+from dataclasses import dataclass, field
+from enum import StrEnum
+from http.cookiejar import DefaultCookiePolicy
+from typing import Any
+from urllib.parse import urljoin, urlsplit, urlunsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from service.config import Settings
+from service.errors import DataUnavailable
+
+CONNECT_TIMEOUT_CAP = 2.0
+READ_TIMEOUT_CAP = 10.0
+MAX_PAGE_BYTES = 16 * 1024 * 1024
+MAX_ATTEMPTS = 3
+FIRST_BACKOFF_SECONDS = 0.1
+RETRY_STATUSES = frozenset({502, 503, 504})
+MAX_PARALLEL = 8
+MAX_SESSIONS = 32
+FHIR_JSON = "application/fhir+json"
+
+
+class Deadline:
+    """A monotonic time budget shared by every request of one hook call."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.started = time.monotonic()
+
+    def remaining(self) -> float:
+        return self.seconds - (time.monotonic() - self.started)
+
+    @property
+    def expired(self) -> bool:
+        return self.remaining() <= 0
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started
+
+
+class FetchOutcome(StrEnum):
+    OK = "ok"
+    UNSUPPORTED = "unsupported"  # 404/400 on a search: the server does not support this type
+    NOT_FOUND = "not-found"  # 404/410 on a read
+    FAILED = "failed"
+
+
+@dataclass
+class FetchResult:
+    """One query's answer: bundle entries (a read is wrapped as one entry)."""
+
+    outcome: FetchOutcome
+    entries: list[dict[str, Any]] = field(default_factory=list)
+    status: int | None = None
+    pages: int = 0
+    seconds: float = 0.0
+    detail: str = ""
+
+
+class _QueryFailed(Exception):
+    """Internal: a query cannot give complete data; `detail` is safe to show."""
+
+    def __init__(self, detail: str, status: int | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.status = status
+
+
+def origin_of(url: str) -> tuple[str, str, int]:
+    """(scheme, host, port) with default ports filled in, for same-origin checks."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    port = parts.port or (443 if scheme == "https" else 80)
+    return scheme, (parts.hostname or "").lower(), port
+
+
+class _SessionPool:
+    """Pooled sessions per origin, so hook calls reuse connections (and TLS) to the EHR."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._sessions: dict[tuple[str, str, int], requests.Session] = {}
+
+    def get(self, url: str) -> requests.Session:
+        key = origin_of(url)
+        with self._lock:
+            session = self._sessions.get(key)
+            if session is None:
+                if len(self._sessions) >= MAX_SESSIONS:
+                    _, oldest = self._sessions.popitem()
+                    oldest.close()
+                session = _new_session()
+                self._sessions[key] = session
+            return session
+
+
+def _new_session() -> requests.Session:
+    session = requests.Session()
+    session.trust_env = False  # no proxies or .netrc credentials from the environment
+    session.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))
+    adapter = HTTPAdapter(pool_connections=1, pool_maxsize=MAX_PARALLEL, max_retries=0)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session
+
+
+SESSIONS = _SessionPool()
+
+
+class FhirClient:
+    """Runs the service's queries against one FHIR server for one hook call."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        token: str | None,
+        settings: Settings,
+        session: requests.Session | None = None,
+    ) -> None:
+        parts = urlsplit(base_url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise DataUnavailable("fhirServer is not an http(s) URL")
+        if parts.scheme == "http" and not settings.is_development:
+            raise DataUnavailable("fhirServer must use https (plain http is refused in production)")
+        if parts.username or parts.password:
+            raise DataUnavailable("fhirServer must not carry credentials in its URL")
+        self.base_url = base_url.rstrip("/")
+        self._base_path = parts.path.rstrip("/")
+        self._origin = origin_of(base_url)
+        self._token = token
+        self._settings = settings
+        self._session = session or SESSIONS.get(base_url)
+
+    # ---- public -------------------------------------------------------------------------
+
+    def fetch(self, jobs: Mapping[str, str], deadline: Deadline) -> dict[str, FetchResult]:
+        """Run every job in parallel; a job is a relative query ("Condition?patient=1",
+        "Patient/1") or an absolute next link to continue. Always returns within the deadline
+        (plus scheduling noise): queries still running then come back FAILED "timed out"."""
+        if not jobs:
+            return {}
+        executor = ThreadPoolExecutor(max_workers=min(len(jobs), MAX_PARALLEL),
+                                      thread_name_prefix="fhir")
+        try:
+            futures = {key: executor.submit(self.run, query, deadline)
+                       for key, query in jobs.items()}
+            wait_futures(futures.values(), timeout=max(deadline.remaining(), 0),
+                         return_when=FIRST_EXCEPTION)
+            return {key: self._collect(future) for key, future in futures.items()}
+        finally:
+            executor.shutdown(wait=False, cancel_futures=True)
+
+    def run(self, query: str, deadline: Deadline) -> FetchResult:
+        """One query (a read or a search with its pages), timed."""
+        started = time.monotonic()
+        is_search = "?" in query or query.startswith(("http://", "https://"))
+        try:
+            result = self._search(query, deadline) if is_search else self._read(query, deadline)
+        except _QueryFailed as failure:
+            result = FetchResult(FetchOutcome.FAILED, status=failure.status, detail=failure.detail)
+        result.seconds = time.monotonic() - started
+        return result
+
+    # ---- queries ------------------------------------------------------------------------
+
+    def _read(self, query: str, deadline: Deadline) -> FetchResult:
+        status, body = self._get(self.resolve(query), deadline)
+        if status in (404, 410):
+            return FetchResult(FetchOutcome.NOT_FOUND, status=status, pages=1,
+                               detail="not found on the FHIR server")
+        if status != 200:
+            raise _QueryFailed(f"the FHIR server answered HTTP {status}", status)
+        expected_type = query.split("/", 1)[0]
+        if not isinstance(body, dict) or body.get("resourceType") != expected_type:
+            raise _QueryFailed(f"the FHIR server did not answer a {expected_type}", status)
+        return FetchResult(FetchOutcome.OK, [{"resource": body}], status=status, pages=1)
+
+    def _search(self, query: str, deadline: Deadline) -> FetchResult:
+        url: str | None = self.resolve(query)
+        seen: set[str] = set()
+        entries: list[dict[str, Any]] = []
+        pages, status = 0, None
+        while url is not None:
+            if url in seen:
+                raise _QueryFailed("the FHIR server repeated a next link", status)
+            if pages >= self._settings.fhir_max_pages:
+                raise _QueryFailed(f"more than {self._settings.fhir_max_pages} pages", status)
+            seen.add(url)
+            status, body = self._get(url, deadline)
+            pages += 1
+            if status in (400, 404) and pages == 1:
+                return FetchResult(FetchOutcome.UNSUPPORTED, status=status, pages=pages,
+                                   detail="not supported by the FHIR server")
+            if status != 200:
+                raise _QueryFailed(f"the FHIR server answered HTTP {status}", status)
+            if not isinstance(body, dict) or body.get("resourceType") != "Bundle":
+                raise _QueryFailed("the FHIR server did not answer a Bundle", status)
+            entries.extend(bundle_entries(body))
+            if len(entries) > self._settings.fhir_max_entries:
+                raise _QueryFailed(f"more than {self._settings.fhir_max_entries} entries", status)
+            next_link = next_link_of(body)
+            url = self.resolve(next_link) if next_link else None
+        return FetchResult(FetchOutcome.OK, entries, status=status, pages=pages)
+
+    def resolve(self, link: str) -> str:
+        """An absolute URL on fhirServer's origin for a relative query or a (next) link.
+
+        A link on another origin is rebased onto fhirServer when its path lies under
+        fhirServer's path (servers behind proxies report internal host names), else refused.
+        """
+        if not link.startswith(("http://", "https://")):
+            return urljoin(self.base_url + "/", link.lstrip("/"))
+        if origin_of(link) == self._origin:
+            return link
+        parts = urlsplit(link)
+        if self._base_path == "" or parts.path == self._base_path or parts.path.startswith(
+            self._base_path + "/"
+        ):
+            base = urlsplit(self.base_url)
+            return urlunsplit((base.scheme, base.netloc, parts.path, parts.query, ""))
+        raise _QueryFailed("a next link pointed outside the FHIR server (refused)")
+
+    # ---- HTTP ---------------------------------------------------------------------------
+
+    def _get(self, url: str, deadline: Deadline) -> tuple[int, Any]:
+        """GET with retries on connection errors and 502/503/504, all inside the deadline.
+
+        Returns (status, parsed JSON or None for an error status)."""
+        backoff = FIRST_BACKOFF_SECONDS
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            last_attempt = attempt == MAX_ATTEMPTS
+            try:
+                status, body = self._get_once(url, deadline)
+            except requests.exceptions.ConnectionError as error:
+                if isinstance(error, requests.exceptions.ReadTimeout) or last_attempt:
+                    raise _QueryFailed(_connection_detail(error)) from None
+                if not _sleep_within(backoff, deadline):
+                    raise _QueryFailed(_connection_detail(error)) from None
+            else:
+                if status not in RETRY_STATUSES or last_attempt:
+                    return status, body
+                if not _sleep_within(backoff, deadline):
+                    return status, body
+            backoff *= 2
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _get_once(self, url: str, deadline: Deadline) -> tuple[int, Any]:
+        remaining = deadline.remaining()
+        if remaining <= 0:
+            raise _QueryFailed("timed out")
+        if origin_of(url) != self._origin:  # defence in depth: the token stays on fhirServer
+            raise _QueryFailed("refused a request outside the FHIR server")
+        try:
+            response = self._session.get(
+                url,
+                headers=self._headers(),
+                timeout=(min(remaining, CONNECT_TIMEOUT_CAP), min(remaining, READ_TIMEOUT_CAP)),
+                allow_redirects=False,
+                stream=True,
+            )
+        except requests.exceptions.Timeout as error:
+            if isinstance(error, requests.exceptions.ConnectTimeout):
+                raise
+            raise _QueryFailed("timed out") from None
+        with response:
+            if response.is_redirect:
+                raise _QueryFailed(f"the FHIR server redirected (HTTP {response.status_code})",
+                                   response.status_code)
+            if response.status_code != 200:
+                return response.status_code, None
+            raw = read_body(response, deadline)
+        try:
+            return 200, json.loads(raw)
+        except ValueError:
+            raise _QueryFailed("the FHIR server answered malformed JSON", 200) from None
+
+    def _headers(self) -> dict[str, str]:
+        headers = {"Accept": FHIR_JSON, "Accept-Encoding": "gzip, deflate"}
+        if self._token:
+            headers["Authorization"] = f"Bearer {self._token}"
+        return headers
+
+    def _collect(self, future: Any) -> FetchResult:
+        if not future.done():
+            return FetchResult(FetchOutcome.FAILED, detail="timed out")
+        error = future.exception()
+        if error is not None:
+            detail = "timed out" if isinstance(error, requests.exceptions.Timeout) else (
+                "the FHIR request failed")
+            return FetchResult(FetchOutcome.FAILED, detail=detail)
+        result: FetchResult = future.result()
+        return result
+
+
+def read_body(response: requests.Response, deadline: Deadline) -> bytes:
+    """The body, read chunk by chunk with the socket timeout re-armed to the time left."""
+    chunks: list[bytes] = []
+    total = 0
+    sock = _socket_of(response)
+    while True:
+        remaining = deadline.remaining()
+        if remaining <= 0:
+            raise _QueryFailed("timed out")
+        if sock is not None:
+            sock.settimeout(min(remaining, READ_TIMEOUT_CAP))
+        try:
+            chunk = response.raw.read1(65536)
+        except Exception as error:  # urllib3 wraps socket timeouts in several types
+            raise _QueryFailed("timed out" if "timed out" in str(error).lower()
+                               else "the FHIR server connection broke") from None
+        if not chunk:
+            return b"".join(chunks)
+        total += len(chunk)
+        if total > MAX_PAGE_BYTES:
+            raise _QueryFailed("a FHIR page was too large")
+        chunks.append(chunk)
+
+
+def _socket_of(response: requests.Response) -> Any:
+    connection = getattr(response.raw, "connection", None) or getattr(
+        response.raw, "_connection", None)
+    sock = getattr(connection, "sock", None)
+    if sock is not None:
+        return sock
+    fp = getattr(getattr(response.raw, "_fp", None), "fp", None)
+    return getattr(getattr(fp, "raw", None), "_sock", None)
+
+
+def bundle_entries(bundle: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Entries with a resource; OperationOutcome entries (search.mode outcome) dropped."""
+    entries = bundle.get("entry")
+    if not isinstance(entries, list):
+        return []
+    return [
+        entry for entry in entries
+        if isinstance(entry, dict) and isinstance(entry.get("resource"), dict)
+        and entry["resource"].get("resourceType") != "OperationOutcome"
+    ]
+
+
+def next_link_of(bundle: Mapping[str, Any]) -> str | None:
+    """Bundle.link[relation=next].url, if any."""
+    links = bundle.get("link")
+    if not isinstance(links, list):
+        return None
+    for link in links:
+        if isinstance(link, Mapping) and link.get("relation") == "next":
+            url = link.get("url")
+            if isinstance(url, str) and url:
+                return url
+    return None
+
+
+def _sleep_within(seconds: float, deadline: Deadline) -> bool:
+    """Back off before a retry when time allows; False when the deadline would pass."""
+    if deadline.remaining() <= seconds + 0.05:
+        return False
+    time.sleep(seconds)
+    return True
+
+
+def _connection_detail(error: Exception) -> str:
+    if isinstance(error, requests.exceptions.Timeout):
+        return "timed out"
+    return "could not connect to the FHIR server"
+
+
+FhirClientFactory = Callable[[str, "str | None", Settings], FhirClient]
+
+
+def default_client_factory(base_url: str, token: str | None, settings: Settings) -> FhirClient:
+    """The client gather_record uses unless told otherwise."""
+    return FhirClient(base_url, token=token, settings=settings)

@@ -1,0 +1,400 @@
+"""Assemble one `PatientRecord` from the hook request's prefetch and, for the rest, the EHR's
+FHIR server (CDS Hooks 2.0 prefetch semantics, issue 3).
+
+Per prefetch key: a resource or a Bundle is data; `null` is "the EHR has no data" (not fetched);
+an OperationOutcome, a value that is not a JSON object, or an absent key is fetched from
+`fhirServer`; a Bundle with a `next` link is completed by following it. What cannot be obtained
+gives `DataUnavailable` (412) naming the keys, never the token or the patient.
+
+Every resource must belong to `context.patientId` (`ForeignPatientData`, 400, otherwise).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+from service.config import Settings
+from service.errors import DataUnavailable, ForeignPatientData, InvalidRequest
+from service.record import parse
+from service.record.fhir_client import (
+    Deadline,
+    FetchOutcome,
+    FetchResult,
+    FhirClient,
+    bundle_entries,
+    default_client_factory,
+    next_link_of,
+)
+from service.record.model import DataGap, DraftOrder, PatientRecord
+from service.record.queries import KEY_RESOURCE_TYPES, PATIENT, fill_template
+
+FHIR_ID = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
+UNSUPPORTED_REASON = "not supported by the FHIR server"
+UNRESOLVED_MEDICATION_REASON = "a medication reference could not be resolved"
+
+FhirClientFactory = Callable[[str, "str | None", Settings], FhirClient]
+
+
+class _Kind(Enum):
+    DATA = "data"  # use the entries (complete)
+    NO_DATA = "null"  # the EHR said there is none
+    FETCH = "fetch"  # run the template against the FHIR server
+    CONTINUE = "continue"  # use the entries and follow `next`
+
+
+@dataclass
+class _KeyState:
+    kind: _Kind
+    entries: list[dict[str, Any]] = field(default_factory=list)
+    next_link: str | None = None
+    gap: DataGap | None = None
+
+
+def gather_record(
+    request: Mapping[str, Any],
+    *,
+    settings: Settings,
+    templates: Mapping[str, str],
+    fhir_client_factory: FhirClientFactory | None = None,
+) -> PatientRecord:
+    """The patient's record for one hook request (a parsed CDS Hooks request body).
+
+    `templates` are the service's prefetch templates (`queries.prefetch_templates`): keys of
+    `PREFETCH_KEYS`; only those keys are read. `fhir_client_factory(fhirServer, token, settings)`
+    builds the client for missing data (tests inject one); the default pools sessions.
+    """
+    context = _mapping(request.get("context"), "context")
+    patient_id = _patient_id(context)
+    prefetch = request.get("prefetch")
+    if prefetch is None:
+        prefetch = {}
+    elif not isinstance(prefetch, Mapping):
+        raise InvalidRequest("prefetch must be a JSON object", field="prefetch")
+    _check_templates(templates)
+    deadline = Deadline(settings.fhir_deadline_seconds)
+    states = {key: _classify(key, prefetch.get(key, _ABSENT)) for key in templates}
+    client = _client_if_possible(request, settings, fhir_client_factory)
+    _complete(states, templates, patient_id, client, deadline)
+    for key, state in states.items():
+        _check_subjects(key, state.entries, patient_id, request.get("fhirServer"))
+    return _build(states, context, patient_id, client, deadline)
+
+
+# ---- request shape ----------------------------------------------------------------------
+
+_ABSENT = object()
+
+
+def _mapping(value: Any, name: str) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise InvalidRequest(f"{name} must be a JSON object", field=name)
+    return value
+
+
+def _patient_id(context: Mapping[str, Any]) -> str:
+    patient_id = context.get("patientId")
+    if not isinstance(patient_id, str) or not FHIR_ID.match(patient_id):
+        raise InvalidRequest("context.patientId must be a FHIR id", field="context.patientId")
+    return patient_id
+
+
+def _check_templates(templates: Mapping[str, str]) -> None:
+    unknown = sorted(set(templates) - set(KEY_RESOURCE_TYPES))
+    if unknown:
+        raise ValueError(f"unknown prefetch keys: {unknown}")
+
+
+def _token(request: Mapping[str, Any]) -> str | None:
+    authorization = request.get("fhirAuthorization")
+    if authorization is None:
+        return None
+    authorization = _mapping(authorization, "fhirAuthorization")
+    token = authorization.get("access_token")
+    if not isinstance(token, str) or not token:
+        raise InvalidRequest("fhirAuthorization.access_token must be a string",
+                             field="fhirAuthorization")
+    return token
+
+
+def _client_if_possible(
+    request: Mapping[str, Any], settings: Settings, factory: FhirClientFactory | None
+) -> _LazyClient | None:
+    server = request.get("fhirServer")
+    if server is None:
+        _token(request)  # still validate its shape
+        return None
+    if not isinstance(server, str) or not server:
+        raise InvalidRequest("fhirServer must be a URL", field="fhirServer")
+    return _LazyClient(server, _token(request), settings, factory or default_client_factory)
+
+
+class _LazyClient:
+    """Builds the FHIR client only when something must be fetched (an https check may fail)."""
+
+    def __init__(self, server: str, token: str | None, settings: Settings,
+                 factory: FhirClientFactory) -> None:
+        self.server, self._token, self._settings, self._factory = server, token, settings, factory
+        self._client: FhirClient | None = None
+
+    def fetch(self, jobs: Mapping[str, str], deadline: Deadline) -> dict[str, FetchResult]:
+        if not jobs:
+            return {}
+        if self._client is None:
+            self._client = self._factory(self.server, self._token, self._settings)
+        return self._client.fetch(jobs, deadline)
+
+
+# ---- prefetch semantics -----------------------------------------------------------------
+
+
+def _classify(key: str, value: Any) -> _KeyState:
+    """What one prefetch value means (CDS Hooks 2.0 section "Prefetch")."""
+    if value is None:
+        return _KeyState(_Kind.NO_DATA)
+    if value is _ABSENT or not isinstance(value, Mapping):
+        return _KeyState(_Kind.FETCH)
+    resource_type = value.get("resourceType")
+    if resource_type == "OperationOutcome":
+        return _KeyState(_Kind.FETCH)
+    if resource_type == "Bundle":
+        entries = bundle_entries(value)
+        next_link = next_link_of(value)
+        if next_link:
+            return _KeyState(_Kind.CONTINUE, entries, next_link)
+        return _KeyState(_Kind.DATA, entries)
+    if resource_type == KEY_RESOURCE_TYPES[key] and key == PATIENT:
+        return _KeyState(_Kind.DATA, [{"resource": dict(value)}])
+    raise InvalidRequest(f"prefetch {key} holds a {resource_type!s} where a "
+                         f"{KEY_RESOURCE_TYPES[key]} {'resource' if key == PATIENT else 'Bundle'}"
+                         " was expected", field=f"prefetch.{key}")
+
+
+def _complete(
+    states: dict[str, _KeyState],
+    templates: Mapping[str, str],
+    patient_id: str,
+    client: _LazyClient | None,
+    deadline: Deadline,
+) -> None:
+    """Fetch absent keys and follow next links, in parallel; 412 when that is impossible."""
+    jobs = {}
+    for key, state in states.items():
+        if state.kind is _Kind.FETCH:
+            jobs[key] = fill_template(templates[key], patient_id)
+        elif state.kind is _Kind.CONTINUE and state.next_link:
+            jobs[key] = state.next_link
+    if not jobs:
+        return
+    if client is None:
+        raise DataUnavailable(
+            "prefetch incomplete and no fhirServer to complete it: " + ", ".join(sorted(jobs)))
+    results = client.fetch(jobs, deadline)
+    failures = []
+    for key, result in results.items():
+        failure = _apply(states[key], key, result)
+        if failure:
+            failures.append(f"{key} ({failure})")
+    if failures:
+        raise DataUnavailable("FHIR data unavailable: " + "; ".join(sorted(failures)))
+
+
+def _apply(state: _KeyState, key: str, result: FetchResult) -> str | None:
+    """Merge one fetch result into its key; returns a failure text for the 412, or None."""
+    resource_type = KEY_RESOURCE_TYPES[key]
+    if result.outcome is FetchOutcome.OK:
+        state.entries.extend(result.entries)
+        state.kind, state.next_link = _Kind.DATA, None
+        return None
+    if result.outcome is FetchOutcome.UNSUPPORTED and state.kind is _Kind.FETCH:
+        state.kind = _Kind.NO_DATA
+        state.gap = DataGap(resource_type, UNSUPPORTED_REASON, partial=False)
+        return None
+    if result.outcome is FetchOutcome.NOT_FOUND and key == PATIENT:
+        return "the patient was not found on the FHIR server"
+    return result.detail or "unavailable"
+
+
+# ---- subject checks ---------------------------------------------------------------------
+
+_NO_SUBJECT_TYPES = frozenset({"Medication", "OperationOutcome"})
+
+
+def _check_subjects(key: str, entries: Iterable[Mapping[str, Any]], patient_id: str,
+                    fhir_server: Any) -> None:
+    for entry in entries:
+        resource = entry["resource"]
+        if not belongs_to_patient(resource, patient_id, fhir_server):
+            raise ForeignPatientData(
+                f"prefetch/FHIR data for {key} holds a {resource.get('resourceType')!s} "
+                "of another patient than context.patientId", field=f"prefetch.{key}")
+
+
+def belongs_to_patient(resource: Mapping[str, Any], patient_id: str, fhir_server: Any) -> bool:
+    """True when the resource is the context patient or refers to it as subject/patient."""
+    resource_type = resource.get("resourceType")
+    if resource_type in _NO_SUBJECT_TYPES:
+        return True
+    if resource_type == "Patient":
+        return resource.get("id") == patient_id
+    for element in ("subject", "patient"):
+        reference = resource.get(element)
+        if isinstance(reference, Mapping) and "reference" in reference:
+            return _is_patient_reference(reference.get("reference"), patient_id, fhir_server)
+    return False
+
+
+def _is_patient_reference(reference: Any, patient_id: str, fhir_server: Any) -> bool:
+    if not isinstance(reference, str):
+        return False
+    relative = f"Patient/{patient_id}"
+    if reference == relative or reference.startswith(relative + "/_history/"):
+        return True
+    if isinstance(fhir_server, str) and fhir_server:
+        absolute = f"{fhir_server.rstrip('/')}/{relative}"
+        return reference == absolute or reference.startswith(absolute + "/_history/")
+    return False
+
+
+# ---- building the record ----------------------------------------------------------------
+
+
+def _build(states: Mapping[str, _KeyState], context: Mapping[str, Any], patient_id: str,
+           client: _LazyClient | None, deadline: Deadline) -> PatientRecord:
+    gaps = [state.gap for state in states.values() if state.gap is not None]
+    patient_resource = next(
+        (entry["resource"] for entry in states[PATIENT].entries
+         if entry["resource"].get("resourceType") == "Patient"),
+        None,
+    ) if PATIENT in states else None
+    patient = parse.parse_patient(patient_resource) if patient_resource else None
+    birth_date = patient.birth_date if patient else None
+    medications = _MedicationIndex(states, context)
+    medications.fetch_missing(client, deadline)
+    conditions, events, observations = [], [], []
+    for key, state in states.items():
+        for entry in state.entries:
+            resource, full_url = entry["resource"], entry.get("fullUrl")
+            resource_type = resource.get("resourceType")
+            if resource_type != KEY_RESOURCE_TYPES[key]:
+                continue
+            if resource_type == "Condition":
+                conditions.append(parse.parse_condition(resource, birth_date, full_url))
+            elif resource_type == "Observation":
+                observations.append(parse.parse_observation(resource, full_url))
+            elif resource_type.startswith("Medication"):
+                events.append(parse.parse_medication(resource, medications.resolve, full_url))
+    draft_orders = _draft_orders(context, patient_id, medications)
+    if medications.unresolved:
+        gaps.append(DataGap("Medication", UNRESOLVED_MEDICATION_REASON, partial=True))
+    return PatientRecord(
+        patient_id=patient_id,
+        patient=patient,
+        conditions=_sorted(conditions),
+        medications=_sorted(events),
+        observations=_sorted(observations),
+        draft_orders=draft_orders,
+        data_gaps=tuple(gaps),
+    )
+
+
+def _sorted(items: list[Any]) -> tuple[Any, ...]:
+    """Counted items in a stable order (by reference) so prefetch and FHIR give equal records."""
+    return tuple(sorted((item for item in items if item is not None),
+                        key=lambda item: item.reference))
+
+
+class _MedicationIndex:
+    """Resolves medicationReference: contained, bundled (search.mode include), or fetched."""
+
+    def __init__(self, states: Mapping[str, _KeyState], context: Mapping[str, Any]) -> None:
+        self._by_reference: dict[str, Mapping[str, Any]] = {}
+        self.unresolved: set[str] = set()
+        self._wanted: set[str] = set()
+        for state in states.values():
+            for entry in state.entries:
+                self._index(entry["resource"])
+        for resource in _draft_resources(context):
+            self._index(resource)
+        for state in states.values():
+            for entry in state.entries:
+                self._want(entry["resource"])
+        for resource in _draft_resources(context):
+            self._want(resource)
+
+    def _index(self, resource: Mapping[str, Any]) -> None:
+        if resource.get("resourceType") == "Medication" and isinstance(resource.get("id"), str):
+            self._by_reference[f"Medication/{resource['id']}"] = resource
+
+    def _want(self, resource: Mapping[str, Any]) -> None:
+        reference = resource.get("medicationReference")
+        if isinstance(reference, Mapping):
+            target = reference.get("reference")
+            if (isinstance(target, str) and not target.startswith("#")
+                    and target not in self._by_reference):
+                self._wanted.add(target)
+
+    def fetch_missing(self, client: _LazyClient | None, deadline: Deadline) -> None:
+        """Fetch `Medication/<id>` references from the FHIR server, in parallel."""
+        fetchable = {ref for ref in self._wanted
+                     if ref.startswith("Medication/") and FHIR_ID.match(ref.split("/", 1)[1])}
+        if client is None or not fetchable:
+            return
+        results = client.fetch({ref: ref for ref in sorted(fetchable)}, deadline)
+        failures = []
+        for ref, result in results.items():
+            if result.outcome is FetchOutcome.OK:
+                self._by_reference[ref] = result.entries[0]["resource"]
+            elif result.outcome is FetchOutcome.FAILED:
+                failures.append(result.detail)
+        if failures:
+            raise DataUnavailable("FHIR data unavailable: medications (" + failures[0] + ")")
+
+    def resolve(self, resource: Mapping[str, Any], reference: Mapping[str, Any]
+                ) -> Mapping[str, Any] | None:
+        target = reference.get("reference")
+        if not isinstance(target, str):
+            self.unresolved.add("?")
+            return None
+        if target.startswith("#"):
+            for contained in resource.get("contained") or ():
+                if (isinstance(contained, Mapping) and contained.get("resourceType") == "Medication"
+                        and contained.get("id") == target[1:]):
+                    return contained
+            self.unresolved.add(target)
+            return None
+        found = self._by_reference.get(target)
+        if found is None:
+            self.unresolved.add(target)
+        return found
+
+
+def _draft_resources(context: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    draft_orders = context.get("draftOrders")
+    if draft_orders is None:
+        return []
+    bundle = _mapping(draft_orders, "context.draftOrders")
+    if bundle.get("resourceType", "Bundle") != "Bundle":
+        raise InvalidRequest("context.draftOrders must be a Bundle", field="context.draftOrders")
+    return [entry["resource"] for entry in bundle_entries(bundle)]
+
+
+def _draft_orders(context: Mapping[str, Any], patient_id: str,
+                  medications: _MedicationIndex) -> tuple[DraftOrder, ...]:
+    selections = context.get("selections") or []
+    if not isinstance(selections, list) or not all(isinstance(s, str) for s in selections):
+        raise InvalidRequest("context.selections must be a list of references",
+                             field="context.selections")
+    orders = []
+    for resource in _draft_resources(context):
+        has_subject = any(isinstance(resource.get(name), Mapping) for name in ("subject",
+                                                                               "patient"))
+        if has_subject and not belongs_to_patient(resource, patient_id, None):
+            raise ForeignPatientData("a draft order is for another patient than "
+                                     "context.patientId", field="context.draftOrders")
+        orders.append(parse.parse_draft_order(resource, frozenset(selections),
+                                              medications.resolve))
+    return tuple(orders)
