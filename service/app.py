@@ -1,0 +1,98 @@
+"""The Flask application factory.
+
+`create_app(settings=None, *, card_producers=None)` validates the configuration, loads the clinical
+knowledge and the JSON Schemas, opens (and migrates) the store, and registers the CDS Hooks routes,
+CORS and the OperationOutcome error handlers. A bad configuration raises `ConfigurationError`
+before anything is served.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from flask import Flask
+
+from service.config import Settings
+from service.errors import ConfigurationError
+from service.hooks import CardProducer
+from service.protocol import validation
+from service.protocol.cors import install_cors
+from service.protocol.errors import register_error_handlers
+from service.protocol.routes import blueprint, health
+from service.protocol.services import ServiceRegistry, build_service_definitions
+from service.protocol.state import EXTENSION_KEY, ProtocolState
+from service.record.queries import prefetch_templates
+from service.store import open_store
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    card_producers: Sequence[CardProducer] | None = None,
+) -> Flask:
+    """A configured osteocds Flask app.
+
+    `card_producers` default to `[service.clinical.produce_cards]`; tests pass their own.
+    """
+    settings = settings or Settings()
+    check_settings(settings)
+    validation.compile_all()
+    knowledge = load_knowledge()
+    templates = prefetch_templates(knowledge.prefetch_observation_codes())
+    registry = ServiceRegistry(build_service_definitions(templates))
+    store = open_store(settings)
+    store.migrate()
+
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.extensions[EXTENSION_KEY] = ProtocolState(
+        settings=settings,
+        registry=registry,
+        store=store,
+        knowledge=knowledge,
+        templates=templates,
+        card_producers=tuple(card_producers or _default_card_producers()),
+    )
+    register_error_handlers(app)
+    install_cors(app, settings)
+    app.register_blueprint(health)
+    app.register_blueprint(blueprint)
+    return app
+
+
+def check_settings(settings: Settings) -> None:
+    """Refuse configurations the service must not start with (`ConfigurationError`)."""
+    if settings.is_development:
+        return
+    if settings.dev_as_of is not None:
+        raise ConfigurationError(
+            "OSTEOCDS_DEV_AS_OF (a clock override) is only allowed in the development profile."
+        )
+    missing = [
+        name
+        for name, value in (
+            ("OSTEOCDS_TRUSTED_ISSUERS_FILE", settings.trusted_issuers_file),
+            ("OSTEOCDS_PUBLIC_BASE_URL", settings.public_base_url),
+        )
+        if not value
+    ]
+    if missing:
+        raise ConfigurationError(
+            "The production profile verifies every caller's JWT and needs "
+            + " and ".join(missing)
+            + ". Set them, or run the development profile (--dev or OSTEOCDS_PROFILE=dev)."
+        )
+
+
+def load_knowledge():  # type: ignore[no-untyped-def]
+    """The validated clinical knowledge (`service.knowledge.load_knowledge`, cached)."""
+    from service.knowledge import load_knowledge as load
+
+    return load()
+
+
+def _default_card_producers() -> list[CardProducer]:
+    from service.clinical import produce_cards
+
+    return [produce_cards]

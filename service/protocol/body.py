@@ -1,0 +1,49 @@
+"""Reading a request body: size (413), content type (415), JSON object (400)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import request
+
+from service.errors import InvalidRequest, PayloadTooLarge, UnsupportedMediaType
+
+JSON_MIMETYPES = frozenset({"application/json", "application/fhir+json"})
+
+
+def is_json_mimetype(mimetype: str) -> bool:
+    """`application/json`, `application/fhir+json` or any `application/*+json`."""
+    return mimetype in JSON_MIMETYPES or (
+        mimetype.startswith("application/") and mimetype.endswith("+json")
+    )
+
+
+def read_json_object(max_bytes: int) -> dict[str, Any]:
+    """The request body as a JSON object, or the matching `CdsError`."""
+    if request.content_length is not None and request.content_length > max_bytes:
+        raise PayloadTooLarge(f"The request body is larger than {max_bytes} bytes.")
+    if not is_json_mimetype(request.mimetype):
+        raise UnsupportedMediaType(
+            "The request body must be JSON (Content-Type: application/json).",
+            field="Content-Type",
+        )
+    raw = request.get_data(cache=True)  # werkzeug enforces MAX_CONTENT_LENGTH on streams (413)
+    if len(raw) > max_bytes:
+        raise PayloadTooLarge(f"The request body is larger than {max_bytes} bytes.")
+    try:
+        body = json.loads(raw, parse_constant=_reject_constant)
+    except json.JSONDecodeError as error:
+        raise InvalidRequest(
+            f"The body is not valid JSON ({error.msg} at line {error.lineno}, "
+            f"column {error.colno})."
+        ) from None
+    except (ValueError, RecursionError):
+        raise InvalidRequest("The body is not valid JSON (UTF-8, no NaN or Infinity).") from None
+    if not isinstance(body, dict):
+        raise InvalidRequest("The body must be a JSON object.")
+    return body
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
