@@ -1,0 +1,336 @@
+"""The pure JWT verifier against research cases 29-36 (CDS Hooks 2.0 "Trusting CDS Clients")."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from service.errors import ConfigurationError
+from service.security.issuers import IssuerConfig, TrustedIssuers
+from service.security.jwks import JwksCache
+from service.security.jwt_verifier import JwtVerifier, TokenRejected, check_algorithms
+from service.security.urls import url_is_under
+from tests.security import helpers as h
+
+AUD = h.BASE_URL + h.SERVICE_PATH
+
+
+def make_verifier(*issuers: IssuerConfig, store: Any = None, **kwargs: Any) -> JwtVerifier:
+    kwargs.setdefault("jwks_cache", JwksCache(min_refresh_interval=0))
+    return JwtVerifier(TrustedIssuers(issuers), store or h.MemoryReplayStore(), **kwargs)
+
+
+def reason_of(verifier: JwtVerifier, token: str, audience: str = AUD) -> str:
+    with pytest.raises(TokenRejected) as rejected:
+        verifier.verify(token, audience)
+    return rejected.value.reason
+
+
+@pytest.fixture(scope="module")
+def es_key() -> h.SigningKey:
+    return h.SigningKey("ES384")
+
+
+@pytest.fixture(scope="module")
+def rs_key() -> h.SigningKey:
+    return h.SigningKey("RS384")
+
+
+@pytest.fixture
+def verifier(es_key: h.SigningKey, rs_key: h.SigningKey) -> JwtVerifier:
+    jwks = {"keys": [es_key.public_jwk, rs_key.public_jwk]}
+    return make_verifier(IssuerConfig(iss=h.ISS, jwks=jwks))
+
+
+@pytest.mark.parametrize("alg", ["ES384", "RS384"])
+def test_a_fresh_token_for_this_endpoint_is_accepted(alg: str, es_key: h.SigningKey,
+                                                     rs_key: h.SigningKey,
+                                                     verifier: JwtVerifier) -> None:
+    key = es_key if alg == "ES384" else rs_key
+    client = verifier.verify(key.token(), AUD)
+    assert client.issuer.iss == h.ISS
+    assert client.expires_at > datetime.now(UTC)
+
+
+def test_aud_as_array_and_extra_claims_like_epic_are_accepted(es_key: h.SigningKey,
+                                                              verifier: JwtVerifier) -> None:
+    now = time.time()
+    token = es_key.token({"nbf": int(now) - 5, "sub": "epic-client", "extra": {"x": 1}},
+                         aud=["https://elsewhere.example.org/x", AUD], now=now)
+    assert verifier.verify(token, AUD).subject == "epic-client"
+
+
+# --- case 30: alg none and HMAC (algorithm confusion) -------------------------------------------
+
+def test_alg_none_is_refused(es_key: h.SigningKey, verifier: JwtVerifier) -> None:
+    now = int(time.time())
+    token = h.unsigned_token(
+        {"iss": h.ISS, "aud": AUD, "iat": now, "exp": now + 60, "jti": "n1"},
+        {"alg": "none", "typ": "JWT", "kid": es_key.kid},
+    )
+    assert reason_of(verifier, token) == "algorithm-not-allowed"
+
+
+def test_hs256_signed_with_the_public_key_is_refused(rs_key: h.SigningKey,
+                                                     verifier: JwtVerifier) -> None:
+    from cryptography.hazmat.primitives import serialization
+
+    public_pem = rs_key.private.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    now = int(time.time())
+    token = h.hmac_token({"iss": h.ISS, "aud": AUD, "iat": now, "exp": now + 60, "jti": "h1"},
+                         {"alg": "HS256", "typ": "JWT", "kid": rs_key.kid}, public_pem)
+    assert reason_of(verifier, token) == "algorithm-not-allowed"
+
+
+@pytest.mark.parametrize("algorithms", [("none",), ("HS256",), ("ES384", "HS384"), ()])
+def test_configuring_none_or_hmac_stops_start_up(algorithms: tuple[str, ...]) -> None:
+    with pytest.raises(ConfigurationError, match="OSTEOCDS_JWT_ALGORITHMS"):
+        check_algorithms(algorithms)
+
+
+def test_an_algorithm_outside_the_allowlist_is_refused(es_key: h.SigningKey) -> None:
+    verifier = make_verifier(IssuerConfig(iss=h.ISS, jwks=es_key.jwks()), algorithms=("RS384",))
+    assert reason_of(verifier, es_key.token()) == "algorithm-not-allowed"
+
+
+def test_a_key_of_the_wrong_type_for_the_alg_is_refused(es_key: h.SigningKey,
+                                                       rs_key: h.SigningKey) -> None:
+    # The RSA public key published under the EC key's kid: ES384 must not verify with it.
+    mixed = {**rs_key.public_jwk, "kid": es_key.kid}
+    verifier = make_verifier(IssuerConfig(iss=h.ISS, jwks={"keys": [mixed]}))
+    assert reason_of(verifier, es_key.token()) == "algorithm-key-mismatch"
+
+
+# --- case 31: times, required claims and header fields --------------------------------------------
+
+@pytest.mark.parametrize(
+    ("claims", "drop", "header", "reason"),
+    [
+        ({"exp": int(time.time()) - 120, "iat": int(time.time()) - 400}, (), {}, "expired"),
+        ({"iat": int(time.time()) + 600, "exp": int(time.time()) + 900}, (), {},
+         "issued-in-future"),
+        ({"nbf": int(time.time()) + 600}, (), {}, "not-yet-valid"),
+        ({}, ("jti",), {}, "missing-jti"),
+        ({"jti": ""}, (), {}, "missing-jti"),
+        ({}, ("iat",), {}, "missing-iat"),
+        ({}, ("exp",), {}, "missing-exp"),
+        ({"exp": int(time.time()) + 3700}, (), {}, "lifetime-too-long"),
+        ({}, (), {"typ": "at+jwt"}, "bad-typ"),
+        ({}, (), {"typ": None}, "bad-typ"),
+        ({}, (), {"kid": None}, "missing-kid"),
+        ({}, (), {"kid": "not-a-known-kid"}, "unknown-key"),
+    ],
+)
+def test_bad_claims_and_headers_are_refused(claims: dict[str, Any], drop: tuple[str, ...],
+                                            header: dict[str, Any], reason: str,
+                                            es_key: h.SigningKey, verifier: JwtVerifier) -> None:
+    assert reason_of(verifier, es_key.token(claims, drop=drop, header=header)) == reason
+
+
+def test_small_clock_skew_is_tolerated(es_key: h.SigningKey, verifier: JwtVerifier) -> None:
+    now = int(time.time())
+    token = es_key.token({"iat": now - 330, "exp": now - 30})  # expired 30 s ago, leeway 60 s
+    verifier.verify(token, AUD)
+
+
+def test_garbage_tokens_are_refused_not_crashing(verifier: JwtVerifier) -> None:
+    for token in ["", "abc", "a.b.c", "eyJ.eyJ.", "x" * 20000, "..", "e30.e30.e30"]:
+        with pytest.raises(TokenRejected):
+            verifier.verify(token, AUD)
+
+
+# --- case 32: audience ------------------------------------------------------------------------
+
+@pytest.mark.parametrize(
+    "aud",
+    [
+        h.BASE_URL + h.DISCOVERY_PATH,                       # discovery token replayed on a service
+        h.BASE_URL + "/cds-services/osteoporosis-patient-view",  # another service id
+        AUD + "/",                                           # trailing slash
+        AUD.replace("https://", "http://"),                  # scheme
+        AUD.replace("cds.example.org", "cds.example.org:8443"),  # port
+        AUD.replace("cds.example.org", "evil.example.org"),  # host
+        [h.BASE_URL + h.DISCOVERY_PATH],
+        [],
+        42,
+    ],
+)
+def test_a_token_for_another_endpoint_is_refused(aud: Any, es_key: h.SigningKey,
+                                                verifier: JwtVerifier) -> None:
+    assert reason_of(verifier, es_key.token(aud=aud)) == "wrong-audience"
+
+
+def test_a_token_missing_aud_is_refused(es_key: h.SigningKey, verifier: JwtVerifier) -> None:
+    assert reason_of(verifier, es_key.token(drop=("aud",))) == "wrong-audience"
+
+
+# --- case 33: issuer, jku allowlist (SSRF), unknown kid and rotation ----------------------------
+
+def test_an_untrusted_issuer_is_refused(es_key: h.SigningKey, verifier: JwtVerifier) -> None:
+    assert reason_of(verifier, es_key.token(iss="https://attacker.example")) == "untrusted-issuer"
+
+
+def test_a_jku_outside_the_allowlist_is_never_fetched() -> None:
+    attacker = h.SigningKey("ES384")
+    trusted = h.SigningKey("ES384")
+    with h.JwksServer() as server:
+        server.documents["/evil/jwks"] = attacker.jwks()
+        allowed_prefix = server.url("/keys/")
+        verifier = make_verifier(IssuerConfig(iss=h.ISS, jwks=trusted.jwks(),
+                                              jku_allowlist=(allowed_prefix,)))
+        for jku in [server.url("/evil/jwks"), server.url("/keys-evil/jwks"),
+                    server.url("/keys/../evil/jwks"), f"http://localhost:{server.port}/keys/j",
+                    "https://attacker.example/keys/jwks"]:
+            token = attacker.token(header={"jku": jku, "kid": attacker.kid})
+            assert reason_of(verifier, token) == "unknown-key"
+        assert server.total_hits == 0
+
+
+def test_a_jku_inside_the_allowlist_is_fetched_once_and_cached() -> None:
+    client_key = h.SigningKey("ES384")
+    with h.JwksServer() as server:
+        server.documents["/keys/jwks.json"] = client_key.jwks()
+        verifier = make_verifier(IssuerConfig(iss=h.ISS, jku_allowlist=(server.url("/keys/"),)))
+        header = {"jku": server.url("/keys/jwks.json")}
+        for _ in range(3):
+            verifier.verify(client_key.token(header=header), AUD)
+        assert server.hits["/keys/jwks.json"] == 1
+
+
+@pytest.mark.parametrize(
+    ("candidate", "prefix", "inside"),
+    [
+        ("https://ehr.example.org/keys/jwks", "https://ehr.example.org/keys/", True),
+        ("https://EHR.example.org/keys/a/b", "https://ehr.example.org/keys", True),
+        ("https://ehr.example.org:443/keys/j", "https://ehr.example.org/keys/", True),
+        ("https://ehr.example.org.evil.test/keys/j", "https://ehr.example.org/keys/", False),
+        ("https://ehr.example.org:444/keys/j", "https://ehr.example.org/keys/", False),
+        ("http://ehr.example.org/keys/j", "https://ehr.example.org/keys/", False),
+        ("https://ehr.example.org/keys-evil/j", "https://ehr.example.org/keys", False),
+        ("https://ehr.example.org/keys/../admin", "https://ehr.example.org/keys/", False),
+        ("https://user@ehr.example.org/keys/j", "https://ehr.example.org/keys/", False),
+        ("ftp://ehr.example.org/keys/j", "https://ehr.example.org/keys/", False),
+    ],
+)
+def test_jku_allowlist_compares_parsed_urls(candidate: str, prefix: str, inside: bool) -> None:
+    assert url_is_under(candidate, prefix) is inside
+
+
+def test_unknown_kid_refreshes_once_then_refuses() -> None:
+    published = h.SigningKey("ES384")
+    stranger = h.SigningKey("ES384")
+    with h.JwksServer() as server:
+        server.documents["/jwks"] = published.jwks()
+        verifier = make_verifier(IssuerConfig(iss=h.ISS, jwks_url=server.url("/jwks")))
+        verifier.verify(published.token(), AUD)
+        assert server.hits["/jwks"] == 1
+        assert reason_of(verifier, stranger.token()) == "unknown-key"
+        assert server.hits["/jwks"] == 2  # exactly one refresh for the unknown kid
+
+
+def test_unknown_kids_do_not_cause_a_fetch_storm() -> None:
+    published = h.SigningKey("ES384")
+    with h.JwksServer() as server:
+        server.documents["/jwks"] = published.jwks()
+        verifier = make_verifier(IssuerConfig(iss=h.ISS, jwks_url=server.url("/jwks")),
+                                 jwks_cache=JwksCache(min_refresh_interval=60))
+        verifier.verify(published.token(), AUD)
+        for i in range(5):
+            reason_of(verifier, h.SigningKey("ES384", kid=f"random-{i}").token())
+        assert server.hits["/jwks"] <= 2
+
+
+def test_key_rotation_is_picked_up_from_the_jwks_url() -> None:
+    old, new = h.SigningKey("ES384", kid="2024-key"), h.SigningKey("RS384", kid="2025-key")
+    with h.JwksServer() as server:
+        server.documents["/jwks"] = old.jwks()
+        verifier = make_verifier(IssuerConfig(iss=h.ISS, jwks_url=server.url("/jwks")))
+        verifier.verify(old.token(), AUD)
+        server.documents["/jwks"] = new.jwks()  # the client rotates its key
+        verifier.verify(new.token(), AUD)
+        assert server.hits["/jwks"] == 2
+
+
+def test_an_unreachable_jwks_url_refuses_within_the_timeout() -> None:
+    key = h.SigningKey("ES384")
+    verifier = make_verifier(IssuerConfig(iss=h.ISS, jwks_url="http://127.0.0.1:9/jwks"),
+                             jwks_cache=JwksCache(timeout=1.0))
+    started = time.monotonic()
+    assert reason_of(verifier, key.token()) == "unknown-key"
+    assert time.monotonic() - started < 3
+
+
+# --- case 34: replay, tenant ------------------------------------------------------------------
+
+def test_a_replayed_token_is_refused(es_key: h.SigningKey, verifier: JwtVerifier) -> None:
+    token = es_key.token()
+    verifier.verify(token, AUD)
+    assert reason_of(verifier, token) == "replayed"
+
+
+def test_a_refused_token_does_not_burn_its_jti(es_key: h.SigningKey,
+                                              verifier: JwtVerifier) -> None:
+    jti = "jti-reused-after-refusal"
+    reason_of(verifier, es_key.token({"jti": jti}, aud=h.BASE_URL + h.DISCOVERY_PATH))
+    verifier.verify(es_key.token({"jti": jti}), AUD)
+
+
+def test_replay_window_covers_the_token_lifetime(es_key: h.SigningKey) -> None:
+    store = h.MemoryReplayStore()
+    verifier = make_verifier(IssuerConfig(iss=h.ISS, jwks=es_key.jwks()), store=store)
+    now = int(time.time())
+    verifier.verify(es_key.token({"jti": "w", "iat": now, "exp": now + 300}), AUD)
+    (expires_at,) = store.seen.values()
+    assert expires_at.timestamp() == now + 300 + 60  # exp + leeway
+
+
+def test_tenant_must_match_when_configured(es_key: h.SigningKey) -> None:
+    verifier = make_verifier(IssuerConfig(iss=h.ISS, jwks=es_key.jwks(), tenant="org-1"))
+    assert reason_of(verifier, es_key.token({"tenant": "org-2"})) == "wrong-tenant"
+    assert reason_of(verifier, es_key.token()) == "wrong-tenant"
+    assert verifier.verify(es_key.token({"tenant": "org-1"}), AUD).tenant == "org-1"
+
+
+# --- case 36: the specification's example token, a fixed vector ---------------------------------
+
+def spec_verifier(clock: Any, **kwargs: Any) -> JwtVerifier:
+    issuer = IssuerConfig(iss=h.SPEC_ISS, jwks={"keys": [h.SPEC_PUBLIC_JWK]}, tenant=h.SPEC_TENANT)
+    return make_verifier(issuer, clock=clock, **kwargs)
+
+
+FROZEN = float(h.SPEC_IAT + 3600)  # between the example's iat (2011-07-21) and exp (2015-01-29)
+
+
+def test_spec_example_token_verifies_with_a_frozen_clock() -> None:
+    # The example lives 3.5 years, so only a verifier allowing that lifetime accepts it.
+    verifier = spec_verifier(lambda: FROZEN, max_lifetime=h.SPEC_EXP - h.SPEC_IAT)
+    client = verifier.verify(h.SPEC_TOKEN, h.SPEC_AUD)
+    assert client.jti == "ee22b021-e1b7-4611-ba5b-8eec6a33ac1e"
+    assert client.tenant == h.SPEC_TENANT
+
+
+def test_spec_example_token_is_refused_for_its_lifetime_by_default() -> None:
+    assert reason_of(spec_verifier(lambda: FROZEN), h.SPEC_TOKEN, h.SPEC_AUD) == "lifetime-too-long"
+
+
+def test_spec_example_token_is_expired_by_the_real_clock() -> None:
+    verifier = spec_verifier(time.time, max_lifetime=h.SPEC_EXP - h.SPEC_IAT)
+    assert reason_of(verifier, h.SPEC_TOKEN, h.SPEC_AUD) == "expired"
+
+
+def test_spec_example_token_with_a_tampered_payload_fails_its_signature() -> None:
+    header, payload, signature = h.SPEC_TOKEN.split(".")
+    tampered_payload = payload[:-4] + ("AAAA" if payload[-4:] != "AAAA" else "BBBB")
+    verifier = spec_verifier(lambda: FROZEN, max_lifetime=h.SPEC_EXP - h.SPEC_IAT)
+    token = f"{header}.{tampered_payload}.{signature}"
+    assert reason_of(verifier, token, h.SPEC_AUD) in {"bad-signature", "malformed"}
+
+
+def test_spec_example_token_for_the_wrong_endpoint_is_refused() -> None:
+    verifier = spec_verifier(lambda: FROZEN, max_lifetime=h.SPEC_EXP - h.SPEC_IAT)
+    assert reason_of(verifier, h.SPEC_TOKEN, "https://cds.example.org/cds-services") == (
+        "wrong-audience")
