@@ -1,0 +1,102 @@
+"""Assembling one CDS Hooks 2.0 card: source, uuid, links, override reasons, no empty values."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from cards import format as fmt
+from cards import wording
+from cards.context import CardContext, topic_coding
+
+SUMMARY_LIMIT = 140  # CDS Hooks 2.0: "<140-character"
+ELLIPSIS = "…"
+
+
+def fit_summary(summary: str) -> str:
+    """Last-resort guard: never send a summary of 140 characters or more (tests keep it rare)."""
+    if len(summary) < SUMMARY_LIMIT:
+        return summary
+    return summary[: SUMMARY_LIMIT - 2].rstrip() + ELLIPSIS
+
+
+def prune(value: Any) -> Any:
+    """Drop None, empty strings, empty lists and empty objects, recursively."""
+    if isinstance(value, dict):
+        pruned = {key: prune(item) for key, item in value.items()}
+        return {key: item for key, item in pruned.items() if not _empty(item)}
+    if isinstance(value, list | tuple):
+        return [item for item in (prune(v) for v in value) if not _empty(item)]
+    return value
+
+
+def _empty(value: Any) -> bool:
+    return value is None or (isinstance(value, str | list | dict) and len(value) == 0)
+
+
+def create_action(description: str, resource: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "create", "description": description, "resource": resource}
+
+
+def delete_action(description: str, resource_id: str) -> dict[str, Any]:
+    """Delete a draft order by its relative reference (CDS Hooks 2.0 `resourceId`)."""
+    return {"type": "delete", "description": description, "resourceId": resource_id}
+
+
+def suggestion(label: str, actions: Sequence[dict[str, Any]], *, recommended: bool = False
+               ) -> dict[str, Any]:
+    result: dict[str, Any] = {"label": label, "actions": list(actions)}
+    if recommended:
+        result["isRecommended"] = True
+    return result
+
+
+def override_reasons() -> list[dict[str, str]]:
+    return [
+        {"system": wording.OVERRIDE_SYSTEM, "code": code, "display": display}
+        for code, display in wording.OVERRIDE_REASONS
+    ]
+
+
+def make_card(
+    ctx: CardContext,
+    topic: str,
+    *,
+    summary: str,
+    indicator: str,
+    sections: Iterable[str],
+    citation_ids: Iterable[str],
+    suggestions: Sequence[dict[str, Any]] = (),
+) -> dict[str, Any]:
+    """One card; the first resolvable citation with a URL is its `source`, all are `links`."""
+    citations = ctx.resolve(citation_ids)
+    primary = next((c for c in citations if c.url), citations[0] if citations else None)
+    source: dict[str, Any] = {
+        "label": primary.label if primary else ctx.fallback_source_label(),
+        "url": primary.url if primary else None,
+        "topic": topic_coding(topic),
+    }
+    source_lines = [f"[{c.label}]({c.url})" if c.url else c.label for c in citations]
+    detail = fmt.join_sections(*sections, fmt.section(wording.H_SOURCES, source_lines))
+    card: dict[str, Any] = {
+        "uuid": ctx.new_uuid(),
+        "summary": fit_summary(summary),
+        "indicator": indicator,
+        "detail": detail,
+        "source": source,
+        "overrideReasons": override_reasons(),
+        "links": _links(citations),
+    }
+    if suggestions:
+        card["suggestions"] = [{**s, "uuid": ctx.new_uuid()} for s in suggestions]
+        card["selectionBehavior"] = "at-most-one"
+    return prune(card)
+
+
+def _links(citations: Iterable[Any]) -> list[dict[str, str]]:
+    links, seen = [], set()
+    for citation in citations:
+        if citation.url and citation.url not in seen and citation.url.startswith("http"):
+            seen.add(citation.url)
+            links.append({"label": citation.label[:200], "url": citation.url, "type": "absolute"})
+    return links

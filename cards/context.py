@@ -1,0 +1,113 @@
+"""What every card builder needs: the assessment, the hook, the orders in play, citations, uuids."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from cards import format as fmt
+from cards import wording
+from service.evaluation.model import Assessment, ClassifiedOrder, OrderClass, SafetyGate
+from service.record.model import PatientRecord
+
+PATIENT_VIEW = "patient-view"
+ORDER_SELECT = "order-select"
+ORDER_SIGN = "order-sign"
+HOOKS = (PATIENT_VIEW, ORDER_SELECT, ORDER_SIGN)
+
+
+def random_uuid() -> str:
+    """The default uuid factory (tests inject a deterministic one)."""
+    return str(uuid.uuid4())
+
+
+@dataclass(frozen=True, slots=True)
+class ResolvedCitation:
+    id: str
+    label: str
+    url: str | None
+
+
+@dataclass(frozen=True)
+class CardContext:
+    hook: str
+    assessment: Assessment
+    record: PatientRecord
+    knowledge: Any
+    patient_id: str
+    new_uuid: Callable[[], str]
+
+    # --- orders ---------------------------------------------------------------------------
+    def orders_in_play(self) -> tuple[ClassifiedOrder, ...]:
+        """order-select: the selected orders; order-sign: all drafts; patient-view: none."""
+        if self.hook == ORDER_SELECT:
+            return tuple(order for order in self.assessment.orders if order.selected)
+        if self.hook == ORDER_SIGN:
+            return self.assessment.orders
+        return ()
+
+    def orders_of(self, order_class: OrderClass) -> tuple[ClassifiedOrder, ...]:
+        return tuple(o for o in self.orders_in_play() if order_class in o.classes)
+
+    def order_drug(self, reference: str) -> str | None:
+        for order in self.assessment.orders:
+            if order.reference == reference:
+                return order.drug
+        return None
+
+    # --- safety gates ---------------------------------------------------------------------
+    def gate(self, drug: str) -> SafetyGate | None:
+        return self.assessment.safety_gates.get(drug)
+
+    def allowed(self, drug: str) -> bool:
+        """A drug with no gate computed is not ruled out by the patient's data."""
+        gate = self.gate(drug)
+        return gate is None or gate.allowed
+
+    def allowed_names(self, drugs: Iterable[str]) -> list[str]:
+        return [fmt.drug_name(drug) for drug in drugs if self.allowed(drug)]
+
+    def ruled_out_lines(self, drugs: Iterable[str]) -> list[str]:
+        """Why each gated drug is not offered, with the patient's evidence."""
+        lines = []
+        for drug in drugs:
+            gate = self.gate(drug)
+            if gate is None or gate.allowed:
+                continue
+            reasons = "; ".join(fmt.evidence_line(r)[2:] for r in gate.reasons) or "safety check"
+            lines.append(f"{fmt.drug_name(drug)}: not offered ({reasons})")
+        return lines
+
+    def gate_citations(self, drugs: Iterable[str]) -> tuple[str, ...]:
+        ids: list[str] = []
+        for drug in drugs:
+            gate = self.gate(drug)
+            if gate is not None and not gate.allowed:
+                ids.extend(gate.citations)
+        return tuple(ids)
+
+    # --- citations ------------------------------------------------------------------------
+    def resolve(self, citation_ids: Iterable[str]) -> list[ResolvedCitation]:
+        """Known citations in order, de-duplicated; unknown ids are dropped."""
+        registry = getattr(self.knowledge, "citations", None) or {}
+        seen: set[str] = set()
+        resolved = []
+        for cid in citation_ids:
+            if cid in seen or cid not in registry:
+                continue
+            seen.add(cid)
+            citation = registry[cid]
+            label = getattr(citation, "label", None) or cid
+            url = getattr(citation, "url", None)
+            resolved.append(ResolvedCitation(cid, str(label), str(url) if url else None))
+        return resolved
+
+    def fallback_source_label(self) -> str:
+        version = self.assessment.knowledge_version or "unversioned"
+        return f"osteocds clinical knowledge {version}"
+
+
+def topic_coding(topic: str) -> dict[str, str]:
+    return {"system": wording.TOPIC_SYSTEM, "code": topic, "display": wording.TOPIC_DISPLAY[topic]}

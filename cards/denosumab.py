@@ -1,0 +1,152 @@
+"""Denosumab cards: overdue dose, switch without rebound protection, rebound fracture, next dose,
+and monitoring after a zoledronate follow-on."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cards import format as fmt
+from cards import wording
+from cards.card import make_card, suggestion
+from cards.context import CardContext
+from cards.romosozumab import (
+    follow_on_suggestions,
+    gaps_section,
+    not_offered_section,
+    romosozumab_order_action,
+)
+
+REBOUND_AGENTS = ("denosumab", "zoledronic-acid")
+SARLI_DOI_URL = "https://doi.org/10.1093/jbmrpl/ziaf186"
+
+
+def _last_dose_lines(ctx: CardContext) -> list[str]:
+    d = ctx.assessment.denosumab
+    lines = []
+    if d.last_dose is not None:
+        lines.append(f"Last denosumab dose: {fmt.evidence_line(d.last_dose)[2:]}")
+    if d.months_since_last_dose is not None:
+        lines.append(f"Months since the last dose: {d.months_since_last_dose}")
+    if d.next_dose_due is not None:
+        lines.append(f"Next dose was due {fmt.iso(d.next_dose_due)}")
+    if d.overdue_after is not None:
+        lines.append(f"Overdue after {fmt.iso(d.overdue_after)} (6 months + 28 days)")
+    return lines
+
+
+def _last_dose_date(ctx: CardContext) -> str:
+    last = ctx.assessment.denosumab.last_dose
+    return fmt.short_when(last.when) if last is not None else wording.DATE_UNKNOWN
+
+
+def _citations(ctx: CardContext, drugs: tuple[str, ...] = REBOUND_AGENTS) -> tuple[str, ...]:
+    return (*ctx.assessment.denosumab.citations, *ctx.gate_citations(drugs))
+
+
+def overdue(ctx: CardContext) -> dict[str, Any]:
+    d = ctx.assessment.denosumab
+    options = []
+    if ctx.allowed("denosumab"):
+        options.append(wording.DMAB_OPTION_DOSE)
+    if ctx.allowed("zoledronic-acid"):
+        options.append(wording.DMAB_OPTION_ZOL)
+    options.append(wording.DMAB_OPTION_SPINE)
+    sections = [
+        fmt.section(wording.H_CRITERIA, _last_dose_lines(ctx)),
+        wording.DMAB_REBOUND_TEXT,
+        fmt.section(wording.H_OPTIONS, [wording.DMAB_OVERDUE_OPTIONS_TEXT, *options]),
+        not_offered_section(ctx, REBOUND_AGENTS),
+        gaps_section(ctx),
+    ]
+    note = "Denosumab overdue: prevent rebound bone loss (ECTS 2021)."
+    months = d.months_since_last_dose if d.months_since_last_dose is not None else "?"
+    summary = wording.S_DMAB_OVERDUE.format(date=_last_dose_date(ctx), months=months)
+    return make_card(ctx, "denosumab-overdue", summary=summary, indicator="warning",
+                     sections=sections, citation_ids=_citations(ctx),
+                     suggestions=follow_on_suggestions(ctx, note, REBOUND_AGENTS))
+
+
+def switch(ctx: CardContext) -> dict[str, Any] | None:
+    switch_refs = set(ctx.assessment.denosumab.switch_orders)
+    switching = tuple(o for o in ctx.orders_in_play() if o.reference in switch_refs)
+    if not switching:
+        return None
+    drug = fmt.drug_name(switching[0].drug)
+    note = "Keep rebound protection when moving away from denosumab (ECTS 2021)."
+    suggestions = follow_on_suggestions(ctx, note, REBOUND_AGENTS, replacing=switching)
+    sections = [
+        fmt.section(wording.H_CRITERIA, [*_last_dose_lines(ctx), *(
+            f"Draft order: {fmt.drug_name(o.drug)} ({o.reference})" for o in switching)]),
+        wording.DMAB_SWITCH_TEXT,
+        wording.DMAB_REBOUND_TEXT,
+        not_offered_section(ctx, REBOUND_AGENTS),
+        gaps_section(ctx),
+    ]
+    return make_card(ctx, "denosumab-switch", summary=wording.S_DMAB_SWITCH.format(drug=drug),
+                     indicator="warning", sections=sections, citation_ids=_citations(ctx),
+                     suggestions=suggestions)
+
+
+def rebound_fracture(ctx: CardContext) -> dict[str, Any]:
+    d = ctx.assessment.denosumab
+    fractures = [fmt.evidence_line(e) for e in d.rebound_fractures]
+    options = [wording.REBOUND_GUIDELINE_TEXT]
+    romo_offered = ctx.assessment.rebound_romosozumab_allowed and ctx.allowed("romosozumab")
+    options.append(wording.REBOUND_ROMO_TEXT if romo_offered else wording.REBOUND_ROMO_BLOCKED)
+    note = "Rebound vertebral fracture after denosumab discontinuation (ECTS 2021)."
+    suggestions = follow_on_suggestions(ctx, note, REBOUND_AGENTS)
+    if romo_offered:
+        suggestions.append(suggestion("Order romosozumab 210 mg SC monthly x 12 (case-series "
+                                      "evidence)", [romosozumab_order_action(ctx)]))
+    sections = [
+        fmt.section("**Vertebral fractures after the missed dose**", fractures),
+        fmt.section(wording.H_CRITERIA, _last_dose_lines(ctx)),
+        wording.DMAB_REBOUND_TEXT,
+        fmt.section(wording.H_OPTIONS, options),
+        not_offered_section(ctx, (*REBOUND_AGENTS, "romosozumab")),
+        f"Case series: [Sarli et al., JBMR Plus 2025]({SARLI_DOI_URL})",
+        gaps_section(ctx),
+    ]
+    first = d.rebound_fractures[0].when if d.rebound_fractures else None
+    return make_card(ctx, "denosumab-rebound-fracture",
+                     summary=wording.S_REBOUND.format(date=fmt.short_when(first)),
+                     indicator="warning", sections=sections,
+                     citation_ids=_citations(ctx, (*REBOUND_AGENTS, "romosozumab")),
+                     suggestions=suggestions)
+
+
+def next_dose(ctx: CardContext) -> dict[str, Any] | None:
+    d = ctx.assessment.denosumab
+    if d.next_dose_due is None:
+        return None
+    agents = fmt.names_list(ctx.allowed_names(("zoledronic-acid", "alendronate"))) or (
+        "an antiresorptive the patient's kidney function allows")
+    sections = [
+        fmt.section(wording.H_CRITERIA, _last_dose_lines(ctx)),
+        fmt.section(wording.H_PLAN, [wording.NEXT_DOSE_TEXT.format(agents=agents)]),
+        not_offered_section(ctx, ("zoledronic-acid", "alendronate")),
+        gaps_section(ctx),
+    ]
+    return make_card(ctx, "denosumab-next-dose",
+                     summary=wording.S_NEXT_DOSE.format(date=fmt.iso(d.next_dose_due)),
+                     indicator="info", sections=sections,
+                     citation_ids=_citations(ctx, ("zoledronic-acid", "alendronate")))
+
+
+def follow_on_monitoring(ctx: CardContext) -> dict[str, Any] | None:
+    d = ctx.assessment.denosumab
+    if len(d.ctx_check_dates) < 2:
+        return None
+    first, second = (fmt.iso(day) for day in d.ctx_check_dates[:2])
+    follow_on = [f"Follow-on: {fmt.evidence_line(d.follow_on)[2:]}"] if d.follow_on else []
+    sections = [
+        fmt.section(wording.H_CRITERIA, [*_last_dose_lines(ctx)[:1], *follow_on]),
+        fmt.section(wording.H_PLAN, [wording.FOLLOW_ON_TEXT,
+                                     f"CTX on {first} and {second}."]),
+        gaps_section(ctx),
+    ]
+    when = fmt.short_when(d.follow_on.when) if d.follow_on else wording.DATE_UNKNOWN
+    return make_card(ctx, "denosumab-follow-on-monitoring",
+                     summary=wording.S_FOLLOW_ON.format(date=when, first=first, second=second),
+                     indicator="info", sections=sections, citation_ids=d.citations)
+

@@ -1,0 +1,117 @@
+"""The R4 MedicationRequest orders a card may suggest, validated with fhir.resources R4B.
+
+Codes and regimens come from `cards/data/orders.json`, each with its source and verification level.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from fhir.resources.R4B.medicationrequest import MedicationRequest
+
+UCUM = "http://unitsofmeasure.org"
+ORDERABLE_DRUGS = ("romosozumab", "denosumab", "zoledronic-acid")
+
+
+@cache
+def order_catalog() -> dict[str, dict[str, Any]]:
+    """The orderable products, keyed by knowledge drug id."""
+    text = resources.files("cards").joinpath("data/orders.json").read_text(encoding="utf-8")
+    catalog = {key: value for key, value in json.loads(text).items() if not key.startswith("_")}
+    missing = set(ORDERABLE_DRUGS) - set(catalog)
+    if missing:
+        raise ValueError(f"cards/data/orders.json: missing products {sorted(missing)}")
+    return catalog
+
+
+def _milligrams(value: float) -> dict[str, Any]:
+    return {"value": value, "unit": "mg", "system": UCUM, "code": "mg"}
+
+
+def _months(value: int) -> dict[str, Any]:
+    return {"value": value, "unit": "months", "system": UCUM, "code": "mo"}
+
+
+def _base_request(drug: str, patient_id: str, as_of: date, note: str) -> dict[str, Any]:
+    product = order_catalog()[drug]
+    return {
+        "resourceType": "MedicationRequest",
+        "status": "draft",
+        "intent": "order",
+        "subject": {"reference": f"Patient/{patient_id}"},
+        "authoredOn": as_of.isoformat(),
+        "medicationCodeableConcept": {"coding": [product["coding"]], "text": product["text"]},
+        "note": [{"text": note}],
+    }
+
+
+def _dosage(drug: str, timing_repeat: dict[str, Any]) -> dict[str, Any]:
+    product = order_catalog()[drug]
+    return {
+        "sequence": 1,
+        "text": product["dosage_text"],
+        "timing": {"repeat": timing_repeat},
+        "route": {"text": product["route"]},
+        "doseAndRate": [{"doseQuantity": _milligrams(product["dose_mg"])}],
+    }
+
+
+def romosozumab_request(patient_id: str, as_of: date, plan: str) -> dict[str, Any]:
+    """Draft order: 210 mg SC once monthly as two 105 mg syringes, 12 doses (label 2.1-2.2).
+
+    Twelve doses are said three consistent ways: `timing.repeat.count` 12 monthly
+    administrations within `boundsDuration` 12 months, and a dispense of 2 syringes (one dose)
+    with 11 repeats allowed (12 fills).
+    """
+    product = order_catalog()["romosozumab"]
+    request = _base_request("romosozumab", patient_id, as_of, plan)
+    repeat = {
+        "count": product["doses"],
+        "frequency": 1,
+        "period": 1,
+        "periodUnit": "mo",
+        "boundsDuration": _months(product["doses"]),
+    }
+    request["dosageInstruction"] = [_dosage("romosozumab", repeat)]
+    request["dispenseRequest"] = {
+        "numberOfRepeatsAllowed": product["doses"] - 1,
+        "quantity": {"value": product["syringes_per_dose"], "unit": "prefilled syringe"},
+        "expectedSupplyDuration": _months(1),
+    }
+    return validated(request)
+
+
+def denosumab_request(patient_id: str, as_of: date, note: str) -> dict[str, Any]:
+    """Draft order: denosumab 60 mg SC once (the next 6-monthly dose)."""
+    request = _base_request("denosumab", patient_id, as_of, note)
+    request["dosageInstruction"] = [
+        _dosage("denosumab", {"count": 1, "frequency": 1, "period": 6, "periodUnit": "mo"})
+    ]
+    request["dispenseRequest"] = {"quantity": {"value": 1, "unit": "prefilled syringe"}}
+    return validated(request)
+
+
+def zoledronic_acid_request(patient_id: str, as_of: date, note: str) -> dict[str, Any]:
+    """Draft order: zoledronic acid 5 mg IV infusion once."""
+    request = _base_request("zoledronic-acid", patient_id, as_of, note)
+    request["dosageInstruction"] = [_dosage("zoledronic-acid", {"count": 1})]
+    request["dispenseRequest"] = {"quantity": {"value": 100, "unit": "mL", "system": UCUM,
+                                               "code": "mL"}}
+    return validated(request)
+
+
+ORDER_BUILDERS = {
+    "romosozumab": romosozumab_request,
+    "denosumab": denosumab_request,
+    "zoledronic-acid": zoledronic_acid_request,
+}
+
+
+def validated(request: dict[str, Any]) -> dict[str, Any]:
+    """Return `request` unchanged after fhir.resources R4B accepts it (raises otherwise)."""
+    MedicationRequest.model_validate(request)
+    return request

@@ -1,0 +1,346 @@
+"""Romosozumab cards: proposal, cardiovascular caution/contraindication, hypocalcemia, label,
+course complete, course progress, and the agents indicated when romosozumab is not."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cards import format as fmt
+from cards import orders, wording
+from cards.card import create_action, delete_action, make_card, suggestion
+from cards.context import ORDER_SELECT, CardContext
+from service.evaluation.model import (
+    CardiovascularVerdict,
+    ClassifiedOrder,
+    CriterionResult,
+    OrderClass,
+    Status,
+)
+
+FOLLOW_ON_AGENTS = ("alendronate", "zoledronic-acid")
+ORDERED_FOLLOW_ONS = ("zoledronic-acid", "denosumab")
+
+
+# --- shared sections ---------------------------------------------------------------------------
+def criterion_lines(criterion: CriterionResult) -> list[str]:
+    """The criterion label, then its evidence as sub-bullets."""
+    lines = [f"- {criterion.label}"]
+    lines += [f"  {fmt.evidence_line(e)}" for e in criterion.evidence]
+    return lines
+
+
+def criteria_section(ctx: CardContext) -> str:
+    a = ctx.assessment
+    lines = criterion_lines(a.population) if a.population.status is Status.MET else []
+    for criterion in a.risk_criteria:
+        if criterion.status is Status.MET:
+            lines += criterion_lines(criterion)
+    return fmt.section(wording.H_CRITERIA, lines)
+
+
+def cardiovascular_lines(ctx: CardContext) -> list[str]:
+    cv = ctx.assessment.cardiovascular
+    lines: list[str] = []
+    if cv.recent_events:
+        lines.append(wording.CV_RECENT)
+        lines += [f"  {fmt.evidence_line(e, undated_note=wording.VERIFY_DATE)}"
+                  for e in cv.recent_events]
+    if cv.prior_events:
+        lines.append(wording.CV_PRIOR)
+        lines += [f"  {fmt.evidence_line(e)}" for e in cv.prior_events]
+    if cv.verdict is CardiovascularVerdict.UNKNOWN:
+        lines.append(wording.CV_UNKNOWN)
+    elif not cv.recent_events and not cv.prior_events:
+        lines.append(wording.CV_CLEAR)
+    return lines
+
+
+def calcium_lines(ctx: CardContext) -> list[str]:
+    hypo = ctx.assessment.hypocalcemia
+    if hypo.status is Status.MET:
+        lines = [wording.HYPO_LOW, *(f"  {fmt.evidence_line(e)}" for e in hypo.evidence)]
+    elif hypo.status is Status.UNKNOWN:
+        lines = [wording.HYPO_UNKNOWN]
+    else:
+        latest = [fmt.evidence_line(e)[2:] for e in hypo.evidence[:1]]
+        lines = [f"{wording.HYPO_OK} {'; '.join(latest)}".strip()]
+    if hypo.note:
+        lines.append(hypo.note)
+    return lines
+
+
+def course_lines(ctx: CardContext) -> list[str]:
+    course = ctx.assessment.romosozumab_course
+    if course.doses_given == 0:
+        return [wording.COURSE_NONE]
+    return [wording.COURSE_DOSES.format(doses=course.doses_given)]
+
+
+def exclusions_section(ctx: CardContext) -> str:
+    lines = cardiovascular_lines(ctx) + calcium_lines(ctx) + course_lines(ctx)
+    return fmt.section(wording.H_EXCLUSIONS, lines)
+
+
+def gaps_section(ctx: CardContext) -> str:
+    return fmt.section(wording.H_GAPS, ctx.assessment.data_gaps)
+
+
+def not_offered_section(ctx: CardContext, drugs: tuple[str, ...]) -> str:
+    return fmt.section(wording.H_NOT_OFFERED, ctx.ruled_out_lines(drugs))
+
+
+def follow_on_agents_text(ctx: CardContext) -> str:
+    names = ctx.allowed_names(FOLLOW_ON_AGENTS) or ctx.allowed_names(("denosumab",))
+    return fmt.names_list(names) or wording.ANTIRESORPTIVE_FALLBACK
+
+
+def proposal_plan_lines(ctx: CardContext) -> list[str]:
+    lines = [
+        wording.ROMOSOZUMAB_REGIMEN,
+        wording.PLAN_AFTER_COURSE.format(agents=follow_on_agents_text(ctx)),
+        wording.PLAN_CALCIUM,
+        wording.PLAN_BOXED_WARNING,
+    ]
+    factors = ctx.assessment.cardiovascular.risk_factors
+    if factors:
+        lines.append(wording.PLAN_CV_RISK_FACTORS)
+        lines += [f"  {fmt.evidence_line(e)}" for e in factors]
+    return lines
+
+
+def plan_note(ctx: CardContext) -> str:
+    """The plan carried in the order's note (plain text)."""
+    return " ".join([
+        wording.ROMOSOZUMAB_REGIMEN,
+        wording.PLAN_AFTER_COURSE.format(agents=follow_on_agents_text(ctx)),
+        wording.PLAN_CALCIUM,
+        wording.PLAN_BOXED_WARNING,
+    ])
+
+
+def romosozumab_citations(ctx: CardContext) -> tuple[str, ...]:
+    a = ctx.assessment
+    ids: list[str] = [*a.population.citations]
+    for criterion in a.risk_criteria:
+        if criterion.status is Status.MET:
+            ids += criterion.citations
+    ids += a.cardiovascular.citations
+    ids += a.hypocalcemia.citations
+    ids += ctx.gate_citations((*FOLLOW_ON_AGENTS, "romosozumab"))
+    return tuple(ids)
+
+
+def romosozumab_order_action(ctx: CardContext) -> dict[str, Any]:
+    resource = orders.romosozumab_request(ctx.patient_id, ctx.assessment.as_of, plan_note(ctx))
+    return create_action(wording.L_ORDER_ROMOSOZUMAB, resource)
+
+
+def remove_orders(orders_to_remove: tuple[ClassifiedOrder, ...]) -> list[dict[str, Any]]:
+    return [delete_action(wording.L_REMOVE_ORDER.format(drug=fmt.drug_name(o.drug)), o.reference)
+            for o in orders_to_remove]
+
+
+def follow_on_suggestions(ctx: CardContext, note: str, drugs: tuple[str, ...] = ORDERED_FOLLOW_ONS,
+                          *, replacing: tuple[ClassifiedOrder, ...] = ()) -> list[dict[str, Any]]:
+    """Order suggestions for the follow-on drugs the safety gates allow."""
+    labels = {"denosumab": wording.L_ORDER_DENOSUMAB,
+              "zoledronic-acid": wording.L_ORDER_ZOLEDRONATE}
+    result = []
+    for drug in drugs:
+        if not ctx.allowed(drug):
+            continue
+        resource = orders.ORDER_BUILDERS[drug](ctx.patient_id, ctx.assessment.as_of, note)
+        actions = [*remove_orders(replacing), create_action(labels[drug], resource)]
+        label = labels[drug]
+        if replacing:
+            label = wording.L_REPLACE_WITH.format(
+                drug=fmt.drug_name(replacing[0].drug), other=fmt.drug_name(drug))
+        result.append(suggestion(label, actions))
+    return result
+
+
+# --- proposal ----------------------------------------------------------------------------------
+def proposal(ctx: CardContext) -> dict[str, Any]:
+    weaker = ctx.orders_of(OrderClass.WEAKER_AGENT) if ctx.hook == ORDER_SELECT else ()
+    summary = wording.S_PROPOSAL
+    if weaker:
+        summary = wording.S_PROPOSAL_INSTEAD.format(drug=fmt.drug_name(weaker[0].drug))
+    suggestions = []
+    if ctx.allowed("romosozumab"):
+        suggestions.append(suggestion(wording.L_ORDER_ROMOSOZUMAB, [romosozumab_order_action(ctx)],
+                                      recommended=not weaker))
+        if weaker:
+            label = wording.L_REPLACE_WITH_ROMOSOZUMAB.format(drug=fmt.drug_name(weaker[0].drug))
+            suggestions.append(suggestion(label, [*remove_orders(weaker),
+                                                  romosozumab_order_action(ctx)]))
+    sections = [
+        criteria_section(ctx),
+        exclusions_section(ctx),
+        fmt.section(wording.H_PLAN, proposal_plan_lines(ctx)),
+        not_offered_section(ctx, ("romosozumab", *FOLLOW_ON_AGENTS)),
+        gaps_section(ctx),
+    ]
+    return make_card(ctx, "romosozumab-proposal", summary=summary,
+                     indicator="warning" if weaker else "info", sections=sections,
+                     citation_ids=romosozumab_citations(ctx), suggestions=suggestions)
+
+
+def cv_caution(ctx: CardContext) -> dict[str, Any]:
+    cv = ctx.assessment.cardiovascular
+    latest = max(cv.prior_events, key=lambda e: fmt.latest_day(e.when))
+    sections = [
+        fmt.section(wording.H_EVENTS, cardiovascular_lines(ctx)),
+        wording.CV_CAUTION_TEXT,
+        fmt.section(wording.H_PLAN, [wording.PLAN_BOXED_WARNING, *(
+            f"Other risk factor: {fmt.evidence_line(e)[2:]}" for e in cv.risk_factors)]),
+        gaps_section(ctx),
+    ]
+    return make_card(ctx, "romosozumab-cv-caution",
+                     summary=wording.S_CV_CAUTION.format(date=fmt.short_when(latest.when)),
+                     indicator="warning", sections=sections, citation_ids=cv.citations)
+
+
+# --- blocks --------------------------------------------------------------------------------------
+def _block_suggestions(ctx: CardContext) -> list[dict[str, Any]]:
+    romo = ctx.orders_of(OrderClass.ROMOSOZUMAB)
+    if not romo:
+        return []
+    return [suggestion(wording.L_REMOVE_ROMOSOZUMAB, [
+        delete_action(wording.L_REMOVE_ROMOSOZUMAB, o.reference) for o in romo],
+        recommended=True)]
+
+
+def _alternatives_section(ctx: CardContext, drugs: tuple[str, ...]) -> str:
+    names = ctx.allowed_names(drugs)
+    lines = [f"Alternatives: {fmt.names_list(names)}."] if names else []
+    return fmt.section(wording.H_OPTIONS, lines + ctx.ruled_out_lines(drugs))
+
+
+def cv_contraindication(ctx: CardContext) -> dict[str, Any]:
+    cv = ctx.assessment.cardiovascular
+    ordered = bool(ctx.orders_of(OrderClass.ROMOSOZUMAB))
+    events = cv.recent_events or cv.prior_events
+    first = events[0] if events else None
+    if first is None or first.when is None or not first.when.is_known:
+        event, day = "MI or stroke with no recorded date", "verify date"
+    elif cv.recent_events:
+        event, day = "MI or stroke within 12 months", fmt.short_when(first.when)
+    else:
+        event, day = "prior MI or stroke (EU policy)", fmt.short_when(first.when)
+    template = wording.S_CV_CONTRA_ORDERED if ordered else wording.S_CV_CONTRA_ADVISORY
+    text = wording.CV_CONTRA_TEXT if cv.recent_events else wording.CV_CONTRA_EU_TEXT
+    sections = [
+        fmt.section(wording.H_EVENTS, cardiovascular_lines(ctx)),
+        text,
+        _alternatives_section(ctx, wording.ALTERNATIVES_ROMOSOZUMAB),
+        gaps_section(ctx),
+    ]
+    return make_card(ctx, "romosozumab-cv-contraindication",
+                     summary=template.format(event=event, date=day),
+                     indicator="critical" if ordered else "warning", sections=sections,
+                     citation_ids=cv.citations, suggestions=_block_suggestions(ctx))
+
+
+def hypocalcemia(ctx: CardContext) -> dict[str, Any]:
+    hypo = ctx.assessment.hypocalcemia
+    ordered = bool(ctx.orders_of(OrderClass.ROMOSOZUMAB))
+    valued = next((e for e in hypo.evidence if e.value), None)
+    value = f"{valued.value}, {fmt.short_when(valued.when)}" if valued else "low calcium recorded"
+    template = wording.S_HYPO_ORDERED if ordered else wording.S_HYPO_ADVISORY
+    sections = [
+        fmt.section(wording.H_EVENTS, calcium_lines(ctx)),
+        wording.HYPO_TEXT,
+        _alternatives_section(ctx, wording.ALTERNATIVES_ROMOSOZUMAB),
+        gaps_section(ctx),
+    ]
+    return make_card(ctx, "romosozumab-hypocalcemia", summary=template.format(value=value),
+                     indicator="critical" if ordered else "warning", sections=sections,
+                     citation_ids=hypo.citations, suggestions=_block_suggestions(ctx))
+
+
+def not_indicated(ctx: CardContext) -> dict[str, Any]:
+    population = ctx.assessment.population
+    lines = criterion_lines(population)
+    if population.note:
+        lines.append(population.note)
+    sections = [
+        fmt.section("**Labelled population not met**", lines),
+        wording.NOT_INDICATED_TEXT,
+        _alternatives_section(ctx, wording.ALTERNATIVES_ROMOSOZUMAB),
+        gaps_section(ctx),
+    ]
+    return make_card(ctx, "romosozumab-not-indicated", summary=wording.S_NOT_INDICATED,
+                     indicator="warning", sections=sections, citation_ids=population.citations,
+                     suggestions=_block_suggestions(ctx))
+
+
+def other_agents(ctx: CardContext) -> dict[str, Any]:
+    a = ctx.assessment
+    names = ctx.allowed_names(wording.ALTERNATIVES_ROMOSOZUMAB)
+    population_lines = criterion_lines(a.population)
+    sections = [
+        criteria_section(ctx),
+        fmt.section("**Why not romosozumab**", population_lines),
+        fmt.section(wording.H_OPTIONS, [f"{wording.OTHER_AGENTS_TEXT} {fmt.names_list(names)}."]),
+        not_offered_section(ctx, wording.ALTERNATIVES_ROMOSOZUMAB),
+        wording.NOT_INDICATED_TEXT,
+        gaps_section(ctx),
+    ]
+    ids = [*a.very_high_risk.citations, *a.population.citations]
+    for criterion in a.risk_criteria:
+        if criterion.status is Status.MET:
+            ids += criterion.citations
+    agents = fmt.names_list(names) or "a specialist review"
+    return make_card(ctx, "very-high-risk-other-agents",
+                     summary=wording.S_OTHER_AGENTS.format(agents=agents), indicator="info",
+                     sections=sections, citation_ids=ids)
+
+
+# --- course ------------------------------------------------------------------------------------
+def _dose_lines(ctx: CardContext) -> list[str]:
+    course = ctx.assessment.romosozumab_course
+    lines = [wording.COURSE_DOSES.format(doses=course.doses_given)]
+    if course.first_dose and course.last_dose:
+        lines.append(f"First dose {fmt.iso(course.first_dose)}, last dose "
+                     f"{fmt.iso(course.last_dose)}")
+    return lines
+
+
+def course_complete(ctx: CardContext) -> dict[str, Any]:
+    course = ctx.assessment.romosozumab_course
+    last = fmt.iso(course.last_dose) if course.last_dose else "date unknown"
+    note = "Antiresorptive after a completed 12-dose romosozumab course."
+    suggestions = follow_on_suggestions(ctx, note)
+    suggestions = _block_suggestions(ctx) + suggestions
+    sections = [
+        fmt.section("**Course**", _dose_lines(ctx)),
+        wording.COURSE_COMPLETE_TEXT,
+        fmt.section(wording.H_PLAN, [f"Start {follow_on_agents_text(ctx)} now; denosumab is an "
+                                     "alternative.", wording.PLAN_CALCIUM]),
+        not_offered_section(ctx, (*FOLLOW_ON_AGENTS, "denosumab")),
+        gaps_section(ctx),
+    ]
+    ids = [*ctx.assessment.hypocalcemia.citations,
+           *ctx.gate_citations((*FOLLOW_ON_AGENTS, "denosumab"))]
+    ids = [*ctx.assessment.population.citations, *ids]
+    return make_card(ctx, "romosozumab-course-complete",
+                     summary=wording.S_COURSE_COMPLETE.format(date=last), indicator="warning",
+                     sections=sections, citation_ids=ids, suggestions=suggestions)
+
+
+def course_progress(ctx: CardContext) -> dict[str, Any] | None:
+    course = ctx.assessment.romosozumab_course
+    if course.next_dose_due is None:
+        return None
+    sections = [
+        fmt.section("**Course**", _dose_lines(ctx)),
+        fmt.section(wording.H_PLAN, [
+            f"Dose {course.doses_given + 1} of 12 due {fmt.iso(course.next_dose_due)}.",
+            wording.PLAN_CALCIUM, wording.PLAN_BOXED_WARNING,
+            wording.PLAN_AFTER_COURSE.format(agents=follow_on_agents_text(ctx))]),
+        gaps_section(ctx),
+    ]
+    summary = wording.S_COURSE_PROGRESS.format(next=course.doses_given + 1,
+                                               date=fmt.iso(course.next_dose_due))
+    return make_card(ctx, "romosozumab-course-progress", summary=summary, indicator="info",
+                     sections=sections, citation_ids=ctx.assessment.cardiovascular.citations)

@@ -1,0 +1,193 @@
+"""Every sentence a clinician reads on a card, in one place.
+
+Change the wording here without touching a rule or the protocol. Summaries are templates that
+stay under 140 characters once filled (tests fill every one with real card data and check).
+The clinical statements paraphrase the sources named in `service/knowledge` citations; the
+verification level of each fact is kept in the knowledge data, not repeated here.
+"""
+
+from __future__ import annotations
+
+TOPIC_SYSTEM = "urn:osteocds:card-topic"
+OVERRIDE_SYSTEM = "urn:osteocds:override-reason"
+
+TOPIC_DISPLAY: dict[str, str] = {
+    "romosozumab-proposal": "Romosozumab proposal for very high fracture risk",
+    "romosozumab-cv-contraindication": "Romosozumab cardiovascular contraindication",
+    "romosozumab-cv-caution": "Romosozumab cardiovascular caution",
+    "romosozumab-hypocalcemia": "Romosozumab hypocalcemia contraindication",
+    "romosozumab-not-indicated": "Romosozumab outside the labelled population",
+    "romosozumab-course-complete": "Romosozumab course complete: antiresorptive needed",
+    "romosozumab-course-progress": "Romosozumab course progress",
+    "denosumab-overdue": "Denosumab dose overdue",
+    "denosumab-switch": "Switch away from denosumab without rebound protection",
+    "denosumab-rebound-fracture": "Vertebral fracture after denosumab discontinuation",
+    "denosumab-next-dose": "Denosumab next dose",
+    "denosumab-follow-on-monitoring": "Monitoring after zoledronate follow-on to denosumab",
+    "very-high-risk-other-agents": "Very high fracture risk: agents indicated for this patient",
+}
+
+OVERRIDE_REASONS: tuple[tuple[str, str], ...] = (
+    ("patient-declined", "Patient declined"),
+    ("already-on-alternative", "Already on alternative therapy"),
+    ("cv-risk-acceptable", "Cardiovascular risk judged acceptable"),
+    ("cv-risk-too-high", "Cardiovascular risk judged too high"),
+    ("cost-or-coverage", "Cost or coverage"),
+    ("other", "Other"),
+)
+
+DRUG_NAMES: dict[str, str] = {
+    "romosozumab": "romosozumab",
+    "denosumab": "denosumab",
+    "zoledronic-acid": "zoledronate",
+    "alendronate": "alendronate",
+    "risedronate": "risedronate",
+    "ibandronate": "ibandronate",
+    "raloxifene": "raloxifene",
+    "teriparatide": "teriparatide",
+    "abaloparatide": "abaloparatide",
+}
+
+# --- section headings of the detail (GitHub Markdown) -------------------------------------
+H_CRITERIA = "**Criteria met (this patient)**"
+H_EXCLUSIONS = "**Exclusions checked**"
+H_PLAN = "**Plan**"
+H_GAPS = "**Data not available**"
+H_SOURCES = "**Sources**"
+H_EVENTS = "**Events found**"
+H_OPTIONS = "**Options**"
+H_NOT_OFFERED = "**Not offered for this patient**"
+
+# --- summaries ------------------------------------------------------------------------------
+S_PROPOSAL = "Very high fracture risk: consider romosozumab 210 mg monthly x 12"
+S_PROPOSAL_INSTEAD = (
+    "Very high fracture risk: consider romosozumab 210 mg monthly x 12 instead of {drug}"
+)
+S_CV_CAUTION = (
+    "Romosozumab: MI or stroke over 12 months ago ({date}); weigh cardiovascular benefit/risk"
+)
+S_CV_CONTRA_ORDERED = "Romosozumab contraindicated: {event} ({date})"
+S_CV_CONTRA_ADVISORY = "Romosozumab not advised: {event} ({date})"
+S_HYPO_ORDERED = "Romosozumab contraindicated: low calcium {value}; correct before any dose"
+S_HYPO_ADVISORY = "Romosozumab not advised until low calcium is corrected ({value})"
+S_NOT_INDICATED = "Romosozumab not indicated: the label covers postmenopausal women only"
+S_COURSE_COMPLETE = "Romosozumab 12-dose course complete (last {date}): start an antiresorptive now"
+S_COURSE_PROGRESS = "Romosozumab course: dose {next} of 12 due {date}"
+S_DMAB_OVERDUE = "Denosumab overdue: last dose {date} ({months} months ago); rebound fracture risk"
+S_DMAB_SWITCH = "Stopping denosumab for {drug} does not prevent rebound bone loss"
+S_REBOUND = "Vertebral fracture after missed denosumab dose ({date}): treat the rebound promptly"
+S_NEXT_DOSE = "Denosumab next dose due {date}; do not stop without follow-on therapy"
+S_FOLLOW_ON = "After zoledronate ({date}): check CTX on {first} and {second}"
+S_OTHER_AGENTS = "Very high fracture risk: consider {agents}"
+
+# --- fixed phrases ---------------------------------------------------------------------------
+RECORDED_ON = "recorded on {date}"
+VERIFY_DATE = "no onset date recorded: verify date"
+DATE_UNKNOWN = "date unknown"
+ANTIRESORPTIVE_FALLBACK = "an antiresorptive that kidney function and calcium allow"
+
+ROMOSOZUMAB_REGIMEN = (
+    "Romosozumab 210 mg subcutaneously once monthly, given as two separate 105 mg/1.17 mL "
+    "prefilled-syringe injections one after the other by a healthcare provider, for 12 "
+    "monthly doses."
+)
+PLAN_AFTER_COURSE = (
+    "After the 12th dose, continue with an antiresorptive ({agents}): the anabolic effect wanes "
+    "after 12 doses."
+)
+PLAN_CALCIUM = "Supplement calcium and vitamin D before and during treatment."
+PLAN_BOXED_WARNING = (
+    "Boxed warning: romosozumab may increase the risk of myocardial infarction, stroke and "
+    "cardiovascular death; do not start within a year of an MI or stroke, and stop it if one "
+    "occurs."
+)
+PLAN_CV_RISK_FACTORS = (
+    "Other cardiovascular risk factors present: weigh the benefit against the cardiovascular risk."
+)
+CV_CLEAR = "No myocardial infarction or stroke found in the record."
+CV_UNKNOWN = "Cardiovascular history could not be read completely: check before ordering."
+CV_PRIOR = "Myocardial infarction or stroke more than 12 months ago (caution, US label):"
+CV_RECENT = "Myocardial infarction or stroke within 12 months or undated (contraindication):"
+HYPO_OK = "Calcium not low."
+HYPO_UNKNOWN = "No serum calcium in the past 12 months: check calcium before the first dose."
+HYPO_LOW = "Low calcium (contraindication):"
+COURSE_NONE = "No previous romosozumab course found."
+COURSE_DOSES = "Romosozumab doses already given: {doses} of 12."
+
+CV_CAUTION_TEXT = (
+    "The US label advises weighing benefit against risk in patients with cardiovascular risk "
+    "factors; an MI or stroke more than a year ago is not a label contraindication, but the "
+    "Endocrine Society and the EU label exclude any prior MI or stroke."
+)
+CV_CONTRA_TEXT = (
+    "Romosozumab should not be initiated within a year of a myocardial infarction or stroke "
+    "(boxed warning). An event with no recorded date is treated as recent until its date is "
+    "verified."
+)
+CV_CONTRA_EU_TEXT = (
+    "Under the EU policy any prior myocardial infarction or stroke excludes romosozumab."
+)
+ALTERNATIVES_ROMOSOZUMAB = ("teriparatide", "abaloparatide", "denosumab", "zoledronic-acid")
+HYPO_TEXT = (
+    "Hypocalcemia is a contraindication to romosozumab: correct calcium (and vitamin D deficiency) "
+    "and recheck before the first dose."
+)
+NOT_INDICATED_TEXT = (
+    "Romosozumab (EVENITY) is indicated in the US and EU for postmenopausal women with "
+    "osteoporosis at high risk of fracture. Approvals for men exist in Japan, South Korea and "
+    "Australia only."
+)
+OTHER_AGENTS_TEXT = (
+    "Romosozumab is not indicated for this patient (labelled for postmenopausal women); agents "
+    "indicated for very high fracture risk:"
+)
+COURSE_COMPLETE_TEXT = (
+    "The anabolic effect of romosozumab wanes after 12 monthly doses; the label limits use to 12 "
+    "doses and advises continuing with an antiresorptive."
+)
+DMAB_REBOUND_TEXT = (
+    "After a missed denosumab dose, bone resorption rebounds and multiple vertebral fractures can "
+    "occur from about 7 months after the last dose."
+)
+DMAB_OVERDUE_OPTIONS_TEXT = (
+    "ECTS 2021: start an alternative antiresorptive 6 months after the last denosumab injection, "
+    "or give the overdue dose now."
+)
+DMAB_OPTION_DOSE = "Give the overdue denosumab 60 mg dose now and keep to 6-monthly dosing."
+DMAB_OPTION_ZOL = "Zoledronate 5 mg IV now, then CTX at 3 and 6 months (repeat if elevated)."
+DMAB_OPTION_SPINE = "Consider spine imaging if there is back pain or height loss."
+DMAB_SWITCH_TEXT = (
+    "Teriparatide, abaloparatide, romosozumab and raloxifene do not prevent the rebound after "
+    "denosumab: give denosumab on time, or an antiresorptive (zoledronate) when stopping it."
+)
+REBOUND_GUIDELINE_TEXT = (
+    "Guideline-recommended (ECTS 2021): restart denosumab promptly, or zoledronate, to reduce the "
+    "high bone turnover."
+)
+REBOUND_ROMO_TEXT = (
+    "Romosozumab may be considered for selected patients: Sarli et al., JBMR Plus 2025 "
+    "(doi 10.1093/jbmrpl/ziaf186), a four-patient uncontrolled case series with no new clinical "
+    "fractures during follow-up. A case report describes new vertebral fractures despite "
+    "romosozumab after denosumab discontinuation. Cardiovascular and calcium checks passed."
+)
+REBOUND_ROMO_BLOCKED = (
+    "Romosozumab (case-series evidence) is not offered: the cardiovascular or calcium check did "
+    "not pass."
+)
+NEXT_DOSE_TEXT = (
+    "If denosumab is to be stopped, plan an antiresorptive follow-on ({agents}) at the due date; "
+    "do not stop or delay without one."
+)
+FOLLOW_ON_TEXT = (
+    "After zoledronate follow-on to denosumab, measure CTX about 3 and 6 months after the "
+    "infusion; if it rises, repeat zoledronate (ECTS 2021)."
+)
+
+# --- suggestion labels ------------------------------------------------------------------------
+L_ORDER_ROMOSOZUMAB = "Order romosozumab 210 mg SC monthly x 12 (draft)"
+L_REPLACE_WITH_ROMOSOZUMAB = "Replace the {drug} order with romosozumab 210 mg SC monthly x 12"
+L_REMOVE_ROMOSOZUMAB = "Remove the romosozumab order"
+L_REMOVE_ORDER = "Remove the {drug} order"
+L_ORDER_DENOSUMAB = "Order denosumab 60 mg SC now (draft)"
+L_ORDER_ZOLEDRONATE = "Order zoledronic acid 5 mg IV once (draft)"
+L_REPLACE_WITH = "Replace the {drug} order with {other}"
