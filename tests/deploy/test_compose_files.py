@@ -11,7 +11,8 @@ import re
 import jsonschema
 import pytest
 import yaml
-from deploy_files import ROOT
+
+from tests.deploy.deploy_files import ROOT
 
 SCHEMA_FILE = ROOT / "tests" / "deploy" / "schemas" / "compose-spec.json"
 SCHEMA_SHA256 = "56bab44c85c0ce8affb74474950293f37d510673283a243bcd7eeadb900fa35c"

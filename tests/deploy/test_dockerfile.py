@@ -6,7 +6,8 @@ from __future__ import annotations
 import re
 
 import pytest
-from deploy_files import (
+
+from tests.deploy.deploy_files import (
     ROOT,
     build_context_files,
     dockerignore_rules,

@@ -14,7 +14,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from deploy_files import ROOT, build_context_files
+
+from tests.deploy.deploy_files import ROOT, build_context_files
 
 pytestmark = pytest.mark.integration
 

@@ -8,7 +8,8 @@ import json
 import kubernetes_validate
 import pytest
 import yaml
-from deploy_files import ROOT
+
+from tests.deploy.deploy_files import ROOT
 
 KUBERNETES_VERSION = "1.31.0"
 DIRECTORY = ROOT / "deploy" / "kubernetes"

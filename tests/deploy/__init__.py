@@ -1,0 +1,1 @@
+"""Tests of the deployment files: Dockerfile, install script, compose files, Kubernetes."""
