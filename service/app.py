@@ -16,6 +16,7 @@ from service.config import Settings
 from service.errors import ConfigurationError
 from service.hooks import CardProducer
 from service.protocol import validation
+from service.protocol.auth import install_security
 from service.protocol.cors import install_cors
 from service.protocol.errors import register_error_handlers
 from service.protocol.routes import blueprint, health
@@ -56,6 +57,7 @@ def create_app(
     )
     register_error_handlers(app)
     install_cors(app, settings)
+    install_security(app, settings, store)  # JWT auth, input limits, request logs
     app.register_blueprint(health)
     app.register_blueprint(blueprint)
     return app
