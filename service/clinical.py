@@ -2,15 +2,56 @@
 evaluation and the card builders.
 
 `produce_cards(context: HookContext) -> list[dict]` is registered by `create_app` as the default
-card producer. It answers no cards until the evaluation (`service.evaluation.assess`) and the card
-builders (`cards.build_cards`) are wired in here; the protocol layer does not change when they are.
+card producer: it runs `service.evaluation.assess` on the context's record and date, then
+`cards.build_cards` for the context's hook. `make_card_producer(new_uuid)` builds the same producer
+with another uuid factory (deterministic uuids for golden files).
+
+Issued cards (uuid and `source.topic.code`, no patient data) are recorded in the feedback store by
+the protocol layer (`service.protocol.routes`) after every answer, so feedback can be joined to
+its topic; this module does not record them a second time.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from cards import build_cards
+from cards.context import random_uuid
+
+if TYPE_CHECKING:
+    from service.hooks import HookContext
 
 
-def produce_cards(context: Any) -> list[dict[str, Any]]:
+def make_card_producer(
+    new_uuid: Callable[[], str] = random_uuid,
+) -> Callable[[HookContext], list[dict[str, Any]]]:
+    """A card producer using `new_uuid` for card and suggestion uuids."""
+
+    def produce(context: HookContext) -> list[dict[str, Any]]:
+        from service.evaluation import assess  # lazy: the app starts before evaluation is wired
+
+        assessment = assess(
+            context.record,
+            context.as_of,
+            context.knowledge,
+            context.settings.cardiovascular_policy,
+        )
+        return build_cards(
+            context.hook,
+            assessment,
+            context.record,
+            context.knowledge,
+            patient_id=context.patient_id,
+            new_uuid=new_uuid,
+        )
+
+    return produce
+
+
+_default_producer = make_card_producer()
+
+
+def produce_cards(context: HookContext) -> list[dict[str, Any]]:
     """Cards for one hook call; `context` is the protocol layer's HookContext."""
-    return []
+    return _default_producer(context)
