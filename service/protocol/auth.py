@@ -29,6 +29,7 @@ from service.errors import ConfigurationError
 from service.protocol.errors import error_response
 from service.protocol.limits import install_limits
 from service.protocol.logging import install_request_logging
+from service.protocol.openapi import install_openapi
 from service.security.issuers import (
     TrustedIssuers,
     load_trusted_issuers,
@@ -116,9 +117,11 @@ def install_security(app: Flask, settings: Settings, replay_store: ReplayStore, 
                      jwks_cache: JwksCache | None = None,
                      clock: Callable[[], float] | None = None) -> AuthPolicy:
     """Everything create_app needs from the security layer, in the right order: request ids and
-    access logs, then authentication (before any body is read), then the hostile-input limits."""
+    access logs, then authentication (before any body is read), then the hostile-input limits;
+    and `GET /openapi.json`."""
     policy = install_auth(app, settings, replay_store, jwks_cache=jwks_cache, clock=clock)
     install_limits(app, settings)
+    install_openapi(app, policy.public_base_url)
     install_request_logging(app)  # inserted first: even a 401 carries a request id
     return policy
 
