@@ -1,0 +1,462 @@
+"""The loaded knowledge: citations, compiled terminology lookups and policy.
+
+Built once by `service.knowledge.load_knowledge()`; every lookup table (dict by (system, code),
+prefix lists sorted longest first) is compiled at construction so evaluation does no parsing.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+from service.knowledge import schema
+from service.record.model import Coding
+
+RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
+LOINC = "http://loinc.org"
+ICD10CM = "http://hl7.org/fhir/sid/icd-10-cm"
+SNOMED = "http://snomed.info/sct"
+
+
+@dataclass(frozen=True, slots=True)
+class Citation:
+    id: str
+    label: str
+    title: str
+    url: str | None
+    verification: str
+    statement: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Threshold:
+    id: str
+    value: Any
+    unit: str
+    verification: str
+    citations: tuple[str, ...]
+    boundary: str
+    enabled: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    id: str
+    label: str
+    citations: tuple[str, ...]
+    verification: str
+    enabled: bool = True
+    note: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CvPolicy:
+    id: str
+    title: str
+    citations: tuple[str, ...]
+    recent_event: str
+    prior_event: str
+    risk_factors: str
+
+
+@dataclass(frozen=True, slots=True)
+class SafetyGateRule:
+    drug: str
+    citations: tuple[str, ...]
+    verification: str
+    note: str
+    min_egfr: float | None
+    caution_below_egfr: float | None
+    blocks_on_hypocalcemia: bool
+    blocks_on_cv_contraindication: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    id: str
+    text: str
+    citations: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Drug:
+    id: str
+    display: str
+    classes: frozenset[str]
+    coverage_months: int
+    citations: tuple[str, ...]
+    verification: str
+
+
+@dataclass(frozen=True, slots=True)
+class DrugMatch:
+    drug: Drug
+    counts: bool  # False: a product of the ingredient that never counts (oncology, Yorvipath)
+    basis: str  # "product" | "ingredient" | "name"
+    coding: Coding | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CodeMatch:
+    value_set: str
+    coding: Coding
+    attributes: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class FractureSite:
+    id: str
+    label: str
+    group: str
+    vertebral: bool
+    bone_mass_rule: str
+    unspecified_site: bool
+    verification: str
+
+
+@dataclass(frozen=True, slots=True)
+class FractureMatch:
+    site: FractureSite
+    coding: Coding
+    follow_up: bool  # ICD-10-CM 7th character of a subsequent encounter or sequela
+    osteoporotic_coded: bool  # coded as osteoporotic: counts regardless of bone mass
+
+
+@dataclass(frozen=True, slots=True)
+class ObservationMatch:
+    kind: str
+    site: str | None = None
+    coding: Coding | None = None
+
+
+def normalize_code(system: str | None, code: str) -> str:
+    """ICD-10-CM codes compare without the dot and in upper case; others as sent (trimmed)."""
+    code = code.strip()
+    if system == ICD10CM:
+        return code.replace(".", "").upper()
+    return code
+
+
+def _strength_pattern(strength: str) -> re.Pattern[str]:
+    escaped = re.escape(strength.upper()).replace(r"\ ", r"\s*")
+    return re.compile(r"(?<![\d.])" + escaped + r"(?![\w])")
+
+
+class Knowledge:
+    """Validated knowledge with precompiled lookups; build with `load_knowledge()`."""
+
+    def __init__(
+        self,
+        manifest: schema.ManifestFile,
+        citations: schema.CitationsFile,
+        conditions: schema.ConditionsFile,
+        fractures: schema.FracturesFile,
+        drugs: schema.DrugsFile,
+        observations: schema.ObservationsFile,
+        policy: schema.PolicyFile,
+        vsac: Mapping[str, schema.VsacFile],
+    ) -> None:
+        self.version: str = manifest.version
+        self.citations: Mapping[str, Citation] = MappingProxyType({
+            c.id: Citation(c.id, c.label, c.title, c.url, c.verification, c.statement)
+            for c in citations.citations
+        })
+        self._systems = dict(conditions.systems)
+        self._compile_value_sets(conditions, vsac)
+        self._compile_fractures(fractures, vsac)
+        self._compile_drugs(drugs)
+        self._compile_observations(observations)
+        self._compile_policy(policy)
+
+    # ----------------------------------------------------------------- compile
+    def _uri(self, alias: str) -> str:
+        return self._systems[alias]  # type: ignore[index]
+
+    def _compile_value_sets(
+        self, data: schema.ConditionsFile, vsac: Mapping[str, schema.VsacFile]
+    ) -> None:
+        self._vs_codes: dict[tuple[str, str], list[tuple[str, Mapping[str, Any]]]] = {}
+        self._vs_prefixes: list[tuple[str, str, str, Mapping[str, Any]]] = []
+        self._vs_excluded: dict[str, list[tuple[str, str]]] = {}
+        self.value_set_titles: Mapping[str, str] = MappingProxyType(
+            {vs.id: vs.title for vs in data.value_sets})
+        self.value_set_citations: Mapping[str, tuple[str, ...]] = MappingProxyType(
+            {vs.id: tuple(vs.citations) for vs in data.value_sets})
+        for vs in data.value_sets:
+            for file_name in vs.vsac:
+                for compose in vsac[file_name].compose:
+                    for concept in compose.concept:
+                        key = (compose.system, normalize_code(compose.system, concept.code))
+                        self._vs_codes.setdefault(key, []).append((vs.id, {}))
+            for code in vs.codes:
+                system = self._uri(code.system)
+                key = (system, normalize_code(system, code.code))
+                self._vs_codes.setdefault(key, []).append((vs.id, dict(code.attributes)))
+            for prefix in vs.prefixes:
+                system = self._uri(prefix.system)
+                self._vs_prefixes.append(
+                    (system, normalize_code(system, prefix.prefix), vs.id, dict(prefix.attributes)))
+            self._vs_excluded[vs.id] = [
+                (self._uri(p.system), normalize_code(self._uri(p.system), p.prefix))
+                for p in vs.exclude_prefixes
+            ]
+        self._vs_prefixes.sort(key=lambda item: len(item[1]), reverse=True)
+
+    def _compile_fractures(
+        self, data: schema.FracturesFile, vsac: Mapping[str, schema.VsacFile]
+    ) -> None:
+        self.fracture_citations: tuple[str, ...] = tuple(data.citations)
+        self.follow_up_characters = frozenset(data.follow_up_seventh_characters.characters)
+        self.fracture_sites: Mapping[str, FractureSite] = MappingProxyType({
+            s.id: FractureSite(s.id, s.label, s.group, s.vertebral, s.bone_mass_rule,
+                               s.unspecified_site, s.verification)
+            for s in data.sites
+        })
+        self._fx_codes: dict[tuple[str, str], tuple[str, bool]] = {}
+        self._fx_prefixes: list[tuple[str, str, str, bool]] = []
+        for site in data.sites:
+            for code in site.codes:
+                system = self._uri(code.system)
+                coded = site.bone_mass_rule == "any" or bool(
+                    code.attributes.get("osteoporotic_coded"))
+                self._fx_codes[(system, normalize_code(system, code.code))] = (site.id, coded)
+            for prefix in site.prefixes:
+                system = self._uri(prefix.system)
+                coded = site.bone_mass_rule == "any" or bool(
+                    prefix.attributes.get("osteoporotic_coded"))
+                self._fx_prefixes.append(
+                    (system, normalize_code(system, prefix.prefix), site.id, coded))
+        self._fx_prefixes.sort(key=lambda item: len(item[1]), reverse=True)
+        excluded = {(self._uri(c.system), c.code) for c in data.vsac_excluded_codes}
+        self._fx_vsac: set[tuple[str, str]] = set()
+        for file_name in data.vsac:
+            for compose in vsac[file_name].compose:
+                for concept in compose.concept:
+                    key = (compose.system, normalize_code(compose.system, concept.code))
+                    if key not in excluded:
+                        self._fx_vsac.add(key)
+        self._fx_excluded = excluded
+        self._fx_default_site = data.vsac_default_site
+
+    def _compile_drugs(self, data: schema.DrugsFile) -> None:
+        self.drugs: Mapping[str, Drug] = MappingProxyType({
+            d.id: Drug(d.id, d.display, frozenset(d.classes), d.coverage_months,
+                       tuple(d.citations), d.verification)
+            for d in data.drugs
+        })
+        self._products: dict[str, tuple[str, bool]] = {}
+        self._ingredients: dict[str, str] = {}
+        self.product_displays: Mapping[str, str] = MappingProxyType(
+            {p.code: p.display for d in data.drugs for p in d.products})
+        self._strength_counts: dict[str, list[re.Pattern[str]]] = {}
+        self._strength_excluded: dict[str, list[re.Pattern[str]]] = {}
+        self._names: list[tuple[str, str]] = []
+        self._excluded_names: list[tuple[str, str]] = []
+        for drug in data.drugs:
+            for product in drug.products:
+                self._products[product.code] = (drug.id, product.counts)
+            for ingredient in drug.ingredients:
+                self._ingredients[ingredient.code] = drug.id
+            self._strength_counts[drug.id] = [_strength_pattern(s) for s in drug.strength_counts]
+            self._strength_excluded[drug.id] = [
+                _strength_pattern(s) for s in drug.strength_excluded]
+            self._names.extend((name.lower(), drug.id) for name in drug.names)
+            self._excluded_names.extend((name.lower(), drug.id) for name in drug.excluded_names)
+
+    def _compile_observations(self, data: schema.ObservationsFile) -> None:
+        self.observation_titles: Mapping[str, str] = MappingProxyType(
+            {o.id: o.title for o in data.observations})
+        self.observation_citations: Mapping[str, tuple[str, ...]] = MappingProxyType(
+            {o.id: tuple(o.citations) for o in data.observations})
+        self._loinc: dict[str, tuple[str, str | None]] = {}
+        self._rejected_loinc: set[str] = set()
+        self._local_codes: dict[str, str] = {}
+        self._text_patterns: list[tuple[re.Pattern[str], str]] = []
+        self._prefetch: list[str] = []
+        for kind in data.observations:
+            for loinc in kind.loinc:
+                self._loinc[loinc.code] = (kind.id, loinc.site)
+                self._prefetch.append(loinc.code)
+            self._rejected_loinc.update(r.code for r in kind.rejected_loinc)
+            self._local_codes.update({c.lower(): kind.id for c in kind.local_codes})
+            self._text_patterns.extend(
+                (re.compile(p, re.IGNORECASE), kind.id) for p in kind.text_patterns)
+
+    def _compile_policy(self, data: schema.PolicyFile) -> None:
+        self.thresholds: Mapping[str, Threshold] = MappingProxyType({
+            key: Threshold(key, t.value, t.unit, t.verification, tuple(t.citations), t.boundary,
+                           t.enabled)
+            for key, t in data.thresholds.items()
+        })
+        self.rules: Mapping[str, Rule] = MappingProxyType({
+            key: Rule(key, r.label, tuple(r.citations), r.verification, r.enabled, r.note)
+            for key, r in data.rules.items()
+        })
+        self.cv_policies: Mapping[str, CvPolicy] = MappingProxyType({
+            key: CvPolicy(key, p.title, tuple(p.citations), p.recent_event, p.prior_event,
+                          p.risk_factors)
+            for key, p in data.cv_policies.items()
+        })
+        self.default_cv_policy: str = data.default_cv_policy
+        self.safety_gates: Mapping[str, SafetyGateRule] = MappingProxyType({
+            g.drug: SafetyGateRule(g.drug, tuple(g.citations), g.verification, g.note, g.min_egfr,
+                                   g.caution_below_egfr, g.blocks_on_hypocalcemia,
+                                   g.blocks_on_cv_contraindication)
+            for g in data.safety_gates
+        })
+        self.plans: Mapping[str, Plan] = MappingProxyType({
+            key: Plan(key, p.text, tuple(p.citations)) for key, p in data.plans.items()
+        })
+
+    # ----------------------------------------------------------------- public lookups
+    def citation(self, citation_id: str) -> Citation:
+        """The citation with this id (KeyError when unknown)."""
+        return self.citations[citation_id]
+
+    def threshold(self, name: str) -> Threshold:
+        return self.thresholds[name]
+
+    def value(self, name: str) -> Any:
+        """A threshold's value, e.g. `value("very_low_t_score") == -3.0`."""
+        return self.thresholds[name].value
+
+    def rule(self, rule_id: str) -> Rule:
+        return self.rules[rule_id]
+
+    def cv_policy(self, name: str) -> CvPolicy:
+        return self.cv_policies[name]
+
+    def plan(self, plan_id: str) -> Plan:
+        return self.plans[plan_id]
+
+    def drug_display(self, drug_id: str) -> str:
+        """Clinician display of a knowledge drug id, e.g. "denosumab 60 mg SC every 6 months"."""
+        return self.drugs[drug_id].display
+
+    def drugs_in_class(self, drug_class: str) -> tuple[str, ...]:
+        return tuple(d.id for d in self.drugs.values() if drug_class in d.classes)
+
+    def prefetch_observation_codes(self) -> tuple[str, ...]:
+        """LOINC codes for the Observation prefetch, in data order, without duplicates."""
+        return tuple(dict.fromkeys(self._prefetch))
+
+    def match_value_set(self, value_set: str, codings: Iterable[Coding]) -> CodeMatch | None:
+        """The first coding that belongs to `value_set` (codes, VSAC expansions, prefixes)."""
+        for coding in codings:
+            for vs_id, attributes in self._value_sets_of(coding):
+                if vs_id == value_set:
+                    return CodeMatch(vs_id, coding, attributes)
+        return None
+
+    def value_sets_of(self, codings: Iterable[Coding]) -> dict[str, CodeMatch]:
+        """Every value set any of the codings belongs to, with the first matching coding."""
+        found: dict[str, CodeMatch] = {}
+        for coding in codings:
+            for vs_id, attributes in self._value_sets_of(coding):
+                found.setdefault(vs_id, CodeMatch(vs_id, coding, attributes))
+        return found
+
+    def _value_sets_of(self, coding: Coding) -> list[tuple[str, Mapping[str, Any]]]:
+        if not coding.system or not coding.code:
+            return []
+        code = normalize_code(coding.system, coding.code)
+        hits = list(self._vs_codes.get((coding.system, code), ()))
+        for system, prefix, vs_id, attributes in self._vs_prefixes:
+            if system == coding.system and code.startswith(prefix):
+                hits.append((vs_id, attributes))
+        return [
+            (vs_id, attrs) for vs_id, attrs in hits
+            if not any(system == coding.system and code.startswith(prefix)
+                       for system, prefix in self._vs_excluded.get(vs_id, ()))
+        ]
+
+    def match_fracture(self, codings: Iterable[Coding]) -> FractureMatch | None:
+        """The fragility-fracture site of the first fracture coding, or None."""
+        for coding in codings:
+            match = self._fracture_of(coding)
+            if match is not None:
+                return match
+        return None
+
+    def _fracture_of(self, coding: Coding) -> FractureMatch | None:
+        if not coding.system or not coding.code:
+            return None
+        code = normalize_code(coding.system, coding.code)
+        key = (coding.system, code)
+        if key in self._fx_excluded:
+            return None
+        in_vsac = key in self._fx_vsac
+        site_id, coded = self._fx_codes.get(key, (None, False))
+        if site_id is None:
+            for system, prefix, candidate, prefix_coded in self._fx_prefixes:
+                if system == coding.system and code.startswith(prefix):
+                    site_id, coded = candidate, prefix_coded
+                    break
+        if site_id is None and in_vsac:
+            site_id, coded = self._fx_default_site, True
+        if site_id is None:
+            return None
+        follow_up = (coding.system == ICD10CM and len(code) == 7
+                     and code[-1] in self.follow_up_characters)
+        return FractureMatch(self.fracture_sites[site_id], coding, follow_up, coded or in_vsac)
+
+    def match_drug(
+        self, codings: Iterable[Coding], text: str | None = None, strength_text: str = ""
+    ) -> DrugMatch | None:
+        """The knowledge drug of a medication: product code, else ingredient + strength, else name.
+
+        `strength_text` adds e.g. the dose quantity ("120 mg") to the strength check of an
+        ingredient-only or text-only medication.
+        """
+        codings = tuple(codings)
+        rx = [c for c in codings if c.system == RXNORM and c.code]
+        for coding in rx:
+            hit = self._products.get(coding.code.strip())
+            if hit is not None:
+                return DrugMatch(self.drugs[hit[0]], hit[1], "product", coding)
+        words = " ".join([text or "", strength_text, *(c.display or "" for c in codings)])
+        for coding in rx:
+            drug_id = self._ingredients.get(coding.code.strip())
+            if drug_id is not None:
+                return DrugMatch(self.drugs[drug_id], self._counts(drug_id, words), "ingredient",
+                                 coding)
+        lowered = words.lower()
+        for name, drug_id in self._excluded_names:
+            if name in lowered:
+                return DrugMatch(self.drugs[drug_id], False, "name")
+        for name, drug_id in self._names:
+            if name in lowered:
+                return DrugMatch(self.drugs[drug_id], self._counts(drug_id, words), "name")
+        return None
+
+    def _counts(self, drug_id: str, words: str) -> bool:
+        upper = words.upper()
+        if any(name in words.lower() for name, d in self._excluded_names if d == drug_id):
+            return False
+        return not any(p.search(upper) for p in self._strength_excluded[drug_id])
+
+    def match_observation(
+        self, codings: Iterable[Coding], text: str | None = None
+    ) -> ObservationMatch | None:
+        """The observation kind of a result: LOINC, then local code, then text; None if rejected."""
+        codings = tuple(codings)
+        for coding in codings:
+            if coding.system == LOINC and coding.code in self._rejected_loinc:
+                return None
+        for coding in codings:
+            if coding.system == LOINC and coding.code in self._loinc:
+                kind, site = self._loinc[coding.code]
+                return ObservationMatch(kind, site, coding)
+        for coding in codings:
+            kind = self._local_codes.get(coding.code.strip().lower())
+            if kind is not None and coding.system != LOINC:
+                return ObservationMatch(kind, None, coding)
+        texts = [t for t in (text, *(c.display for c in codings)) if t]
+        for candidate in texts:
+            for pattern, kind in self._text_patterns:
+                if pattern.search(candidate):
+                    return ObservationMatch(kind)
+        return None
