@@ -43,6 +43,7 @@ def create_app(
     registry = ServiceRegistry(build_service_definitions(templates))
     store = open_store(settings)
     store.migrate()
+    store.close()  # reconnect lazily: no connection crosses a gunicorn fork
 
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes

@@ -1,0 +1,40 @@
+"""`osteocds migrate`: apply the store's pending schema migrations (safe to run concurrently).
+
+`osteocds serve` migrates at start-up too; this command is for deployments that migrate in a
+separate step (a Kubernetes job, a release hook).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from pydantic import ValidationError
+
+from service.config import Settings
+from service.errors import ConfigurationError
+from service.store import open_store
+
+EXIT_CONFIGURATION_ERROR = 2
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser("migrate", help="apply pending feedback-store migrations")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Migrate the store named by OSTEOCDS_DATABASE_URL / OSTEOCDS_DATA_DIR."""
+    try:
+        store = open_store(Settings())
+    except (ConfigurationError, ValidationError) as error:
+        print(f"osteocds: configuration error: {error}", file=sys.stderr)
+        return EXIT_CONFIGURATION_ERROR
+    try:
+        before = store.schema_version()
+        after = store.migrate()
+    finally:
+        store.close()
+    print(f"{store.dialect} store at schema version {after} (was {before})")
+    return 0

@@ -1,0 +1,120 @@
+"""`osteocds serve`: run the service under gunicorn, in-process (works from an unactivated venv).
+
+Threaded workers (gthread) by default: a hook call waiting on a slow EHR FHIR server holds one
+thread, not the process, so `/healthz` keeps answering. The worker timeout sits well above the
+FHIR time budget (`OSTEOCDS_FHIR_DEADLINE_SECONDS`). The app is built once in the master before
+forking, so a bad configuration is reported once, clearly, with exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from gunicorn.app.base import BaseApplication
+from pydantic import ValidationError
+
+from service.config import Profile, Settings
+from service.errors import ConfigurationError
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8080
+DEFAULT_WORKERS = 2
+DEFAULT_THREADS = 8
+GRACEFUL_TIMEOUT_SECONDS = 20
+EXIT_CONFIGURATION_ERROR = 2
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "serve", help="run the CDS Hooks service (gunicorn, threaded workers)"
+    )
+    parser.add_argument("--host", default=DEFAULT_HOST, help=f"bind address ({DEFAULT_HOST})")
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port ({DEFAULT_PORT})")
+    parser.add_argument(
+        "--dev", action="store_true",
+        help="development profile (same as OSTEOCDS_PROFILE=dev): open CORS, no JWT needed",
+    )
+    parser.add_argument("--workers", type=_positive, default=DEFAULT_WORKERS,
+                        help=f"worker processes ({DEFAULT_WORKERS})")
+    parser.add_argument("--threads", type=_positive, default=DEFAULT_THREADS,
+                        help=f"threads per worker ({DEFAULT_THREADS})")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Validate the configuration, build the app, serve until SIGTERM/SIGINT."""
+    try:
+        settings = load_settings(dev=args.dev)
+        from service.app import create_app
+
+        app = create_app(settings)
+    except (ConfigurationError, ValidationError) as error:
+        print(f"osteocds: configuration error: {error}", file=sys.stderr)
+        return EXIT_CONFIGURATION_ERROR
+    _configure_logging(settings)
+    options = gunicorn_options(settings, host=args.host, port=args.port,
+                               workers=args.workers, threads=args.threads)
+    GunicornApplication(app, options).run()
+    return 0
+
+
+def load_settings(*, dev: bool) -> Settings:
+    """Settings from the environment; `--dev` forces the development profile."""
+    return Settings(profile=Profile.DEVELOPMENT) if dev else Settings()
+
+
+def gunicorn_options(
+    settings: Settings, *, host: str, port: int, workers: int, threads: int
+) -> dict[str, Any]:
+    """The gunicorn configuration for these settings."""
+    return {
+        "bind": f"[{host}]:{port}" if ":" in host else f"{host}:{port}",
+        "worker_class": "gthread",
+        "workers": workers,
+        "threads": threads,
+        "timeout": worker_timeout_seconds(settings),
+        "graceful_timeout": GRACEFUL_TIMEOUT_SECONDS,
+        "keepalive": 5,
+        "preload_app": True,
+        "accesslog": None,  # osteocds logs its own access lines (service.protocol.logging)
+        "errorlog": "-",
+        "loglevel": settings.log_level.lower(),
+        "proc_name": "osteocds",
+    }
+
+
+def worker_timeout_seconds(settings: Settings) -> int:
+    """A worker silent this long is killed: well above the FHIR deadline of one hook call."""
+    return max(30, int(settings.fhir_deadline_seconds * 4) + 10)
+
+
+class GunicornApplication(BaseApplication):  # type: ignore[misc]
+    """gunicorn run in-process around an already built Flask app."""
+
+    def __init__(self, app: Any, options: dict[str, Any]) -> None:
+        self.application = app
+        self.options = options
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self.options.items():
+            if key in self.cfg.settings and value is not None:
+                self.cfg.set(key, value)
+
+    def load(self) -> Any:
+        return self.application
+
+
+def _configure_logging(settings: Settings) -> None:
+    from service.protocol.logging import configure_logging
+
+    configure_logging(settings.log_level)
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
