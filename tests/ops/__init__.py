@@ -1,0 +1,1 @@
+"""Tests of operations: metrics, the integration-engineer CLI (fixtures load, fire)."""
