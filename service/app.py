@@ -15,10 +15,12 @@ from flask import Flask
 from service.config import Settings
 from service.errors import ConfigurationError
 from service.hooks import CardProducer
+from service.preview import init_app as install_preview
 from service.protocol import validation
 from service.protocol.auth import install_security
 from service.protocol.cors import install_cors
 from service.protocol.errors import register_error_handlers
+from service.protocol.metrics import install_metrics
 from service.protocol.routes import blueprint, health
 from service.protocol.services import ServiceRegistry, build_service_definitions
 from service.protocol.state import EXTENSION_KEY, ProtocolState
@@ -57,10 +59,12 @@ def create_app(
         card_producers=tuple(card_producers or _default_card_producers()),
     )
     register_error_handlers(app)
+    install_metrics(app, settings)  # GET /metrics; request, card, FHIR and prefetch metrics
     install_cors(app, settings)
     install_security(app, settings, store)  # JWT auth, input limits, request logs
     app.register_blueprint(health)
     app.register_blueprint(blueprint)
+    install_preview(app, settings)  # card preview page: dev, or OSTEOCDS_PREVIEW_ENABLED
     return app
 
 
