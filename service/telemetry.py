@@ -23,8 +23,10 @@ fixed set (`_bounded`), so a hostile client cannot invent new series either.
 
 from __future__ import annotations
 
+import atexit
 import os
 import re
+import shutil
 import tempfile
 import threading
 from collections.abc import Iterable, Mapping
@@ -73,12 +75,19 @@ def prepare_multiprocess_dir(environ: os._Environ[str] | dict[str, str] = os.env
         directory = Path(configured)
     else:
         directory = Path(tempfile.mkdtemp(prefix="osteocds-metrics-"))
+        atexit.register(_remove_directory, directory, os.getpid())
     directory.mkdir(parents=True, exist_ok=True)
     for stale in directory.glob("*.db"):
         stale.unlink()
     environ[MULTIPROC_ENV] = str(directory)
     _use_multiprocess_values()
     return directory
+
+
+def _remove_directory(directory: Path, owner_pid: int) -> None:
+    """Remove a directory this process created (forked workers inherit the hook: skip there)."""
+    if os.getpid() == owner_pid:
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 def _use_multiprocess_values() -> None:

@@ -47,6 +47,9 @@ def run(args: argparse.Namespace) -> int:
     """Validate the configuration, build the app, serve until SIGTERM/SIGINT."""
     try:
         settings = load_settings(dev=args.dev)
+        from service.telemetry import prepare_multiprocess_dir
+
+        prepare_multiprocess_dir()  # before the app and its metrics exist, before workers fork
         from service.app import create_app
 
         app = create_app(settings)
