@@ -69,14 +69,14 @@ def make_card(
     suggestions: Sequence[dict[str, Any]] = (),
 ) -> dict[str, Any]:
     """One card; the first resolvable citation with a URL is its `source`, all are `links`."""
-    citations = ctx.resolve(citation_ids)
+    citations = ctx.resolve((*wording.TOPIC_CITATIONS.get(topic, ()), *citation_ids))
     primary = next((c for c in citations if c.url), citations[0] if citations else None)
     source: dict[str, Any] = {
         "label": primary.label if primary else ctx.fallback_source_label(),
         "url": primary.url if primary else None,
         "topic": topic_coding(topic),
     }
-    source_lines = [f"[{c.label}]({c.url})" if c.url else c.label for c in citations]
+    source_lines = [_source_line(c) for c in citations]
     detail = fmt.join_sections(*sections, fmt.section(wording.H_SOURCES, source_lines))
     card: dict[str, Any] = {
         "uuid": ctx.new_uuid(),
@@ -91,6 +91,11 @@ def make_card(
         card["suggestions"] = [{**s, "uuid": ctx.new_uuid()} for s in suggestions]
         card["selectionBehavior"] = "at-most-one"
     return prune(card)
+
+
+def _source_line(citation: Any) -> str:
+    text = f"[{citation.label}]({citation.url})" if citation.url else citation.label
+    return f"{text} [{citation.verification}]" if citation.verification else text
 
 
 def _links(citations: Iterable[Any]) -> list[dict[str, str]]:

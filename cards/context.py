@@ -28,6 +28,7 @@ class ResolvedCitation:
     id: str
     label: str
     url: str | None
+    verification: str | None = None  # [V] / [V2] / [U] from the knowledge data
 
 
 @dataclass(frozen=True)
@@ -101,7 +102,9 @@ class CardContext:
             citation = registry[cid]
             label = getattr(citation, "label", None) or cid
             url = getattr(citation, "url", None)
-            resolved.append(ResolvedCitation(cid, str(label), str(url) if url else None))
+            level = getattr(citation, "verification", None)
+            resolved.append(ResolvedCitation(cid, str(label), str(url) if url else None,
+                                             str(level) if level else None))
         return resolved
 
     def fallback_source_label(self) -> str:

@@ -17,7 +17,6 @@ from cards.romosozumab import (
 )
 
 REBOUND_AGENTS = ("denosumab", "zoledronic-acid")
-SARLI_DOI_URL = "https://doi.org/10.1093/jbmrpl/ziaf186"
 
 
 def _last_dose_lines(ctx: CardContext) -> list[str]:
@@ -104,7 +103,6 @@ def rebound_fracture(ctx: CardContext) -> dict[str, Any]:
         wording.DMAB_REBOUND_TEXT,
         fmt.section(wording.H_OPTIONS, options),
         not_offered_section(ctx, (*REBOUND_AGENTS, "romosozumab")),
-        f"Case series: [Sarli et al., JBMR Plus 2025]({SARLI_DOI_URL})",
         gaps_section(ctx),
     ]
     first = d.rebound_fractures[0].when if d.rebound_fractures else None

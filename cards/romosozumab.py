@@ -229,6 +229,7 @@ def cv_contraindication(ctx: CardContext) -> dict[str, Any]:
         event, day = "prior MI or stroke (EU policy)", fmt.short_when(first.when)
     template = wording.S_CV_CONTRA_ORDERED if ordered else wording.S_CV_CONTRA_ADVISORY
     text = wording.CV_CONTRA_TEXT if cv.recent_events else wording.CV_CONTRA_EU_TEXT
+    eu_citation = () if cv.recent_events else (wording.EU_CV_CITATION,)
     sections = [
         fmt.section(wording.H_EVENTS, cardiovascular_lines(ctx)),
         text,
@@ -238,7 +239,8 @@ def cv_contraindication(ctx: CardContext) -> dict[str, Any]:
     return make_card(ctx, "romosozumab-cv-contraindication",
                      summary=template.format(event=event, date=day),
                      indicator="critical" if ordered else "warning", sections=sections,
-                     citation_ids=cv.citations, suggestions=_block_suggestions(ctx))
+                     citation_ids=(*eu_citation, *cv.citations),
+                     suggestions=_block_suggestions(ctx))
 
 
 def hypocalcemia(ctx: CardContext) -> dict[str, Any]:

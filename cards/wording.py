@@ -36,6 +36,26 @@ OVERRIDE_REASONS: tuple[tuple[str, str], ...] = (
     ("other", "Other"),
 )
 
+# The label or guideline each topic rests on (knowledge citation ids), first = `source`.
+TOPIC_CITATIONS: dict[str, tuple[str, ...]] = {
+    "romosozumab-proposal": ("evenity-indication", "aace-2020", "evenity-boxed-warning"),
+    "romosozumab-cv-contraindication": ("evenity-boxed-warning",),
+    "romosozumab-cv-caution": ("evenity-boxed-warning", "evenity-smpc-cv-risk",
+                               "endocrine-society-2020"),
+    "romosozumab-hypocalcemia": ("evenity-hypocalcemia",),
+    "romosozumab-not-indicated": ("evenity-indication",),
+    "romosozumab-course-complete": ("evenity-limitation-12-doses",),
+    "romosozumab-course-progress": ("evenity-limitation-12-doses", "evenity-boxed-warning"),
+    "denosumab-overdue": ("ects-2021", "prolia-mvf-warning", "lyu-2020", "cummings-2018"),
+    "denosumab-switch": ("ects-2021", "prolia-mvf-warning"),
+    "denosumab-rebound-fracture": ("ects-2021", "prolia-mvf-warning", "sarli-2025",
+                                   "romosozumab-rebound-case-report"),
+    "denosumab-next-dose": ("prolia-mvf-warning", "ects-2021"),
+    "denosumab-follow-on-monitoring": ("ects-2021", "ects-2021-ctx-algorithm"),
+    "very-high-risk-other-agents": ("aace-2020", "evenity-indication"),
+}
+EU_CV_CITATION = "evenity-smpc-eu"
+
 DRUG_NAMES: dict[str, str] = {
     "romosozumab": "romosozumab",
     "denosumab": "denosumab",
