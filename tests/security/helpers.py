@@ -145,3 +145,40 @@ class JwksServer:
         self._httpd.shutdown()
         self._httpd.server_close()
         self._thread.join(timeout=5)
+
+
+FHIR_SERVER = "https://fhir.example.org/r4"
+PATIENT_ID = "pat-1"
+
+
+def hook_request(hook: str = "order-select", **overrides: Any) -> dict[str, Any]:
+    """A valid CDS Hooks 2.0 request with full prefetch for a made-up patient."""
+    medication = {
+        "resourceType": "MedicationRequest", "id": "draft-1", "status": "draft",
+        "intent": "order", "subject": {"reference": f"Patient/{PATIENT_ID}"},
+        "medicationCodeableConcept": {"coding": [
+            {"system": "http://www.nlm.nih.gov/research/umls/rxnorm", "code": "2105835"}]},
+    }
+    context: dict[str, Any] = {"userId": "Practitioner/doc-1", "patientId": PATIENT_ID}
+    if hook in ("order-select", "order-sign"):
+        context["draftOrders"] = {"resourceType": "Bundle", "type": "collection",
+                                  "entry": [{"resource": medication}]}
+    if hook == "order-select":
+        context["selections"] = ["MedicationRequest/draft-1"]
+    request: dict[str, Any] = {
+        "hook": hook,
+        "hookInstance": "d1577c69-dfbe-44ad-ba6d-3e05e953b2ea",
+        "context": context,
+        "prefetch": {
+            "patient": {"resourceType": "Patient", "id": PATIENT_ID, "gender": "female",
+                        "birthDate": "1948-03-02",
+                        "name": [{"family": "Quillfeather", "given": ["Ottoline"]}]},
+            "conditions": {"resourceType": "Bundle", "type": "searchset", "entry": []},
+            "observations": {"resourceType": "Bundle", "type": "searchset", "entry": []},
+            "medicationStatements": {"resourceType": "Bundle", "type": "searchset", "entry": []},
+            "medicationRequests": {"resourceType": "Bundle", "type": "searchset", "entry": []},
+            "medicationAdministrations": None,
+        },
+    }
+    request.update(overrides)
+    return request
