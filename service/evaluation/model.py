@@ -51,7 +51,7 @@ class CardiovascularVerdict(StrEnum):
 @dataclass(frozen=True, slots=True)
 class CardiovascularAssessment:
     verdict: CardiovascularVerdict
-    recent_events: tuple[Evidence, ...] = ()  # MI/stroke within 12 months, or undated ("verify date")
+    recent_events: tuple[Evidence, ...] = ()  # MI/stroke within 12 months or undated (verify)
     prior_events: tuple[Evidence, ...] = ()  # MI/stroke more than 12 months ago
     risk_factors: tuple[Evidence, ...] = ()  # diabetes, hypertension, smoking, eGFR < 30, CVD ...
     citations: tuple[str, ...] = ()
@@ -66,6 +66,7 @@ class RomosozumabCourse:
     complete: bool = False  # 12 doses given
     antiresorptive_since: bool = False  # an antiresorptive followed the last dose
     doses: tuple[Evidence, ...] = ()
+    antiresorptive_ordered: bool = False  # addition: an antiresorptive is in the draft orders
 
 
 class DenosumabState(StrEnum):
@@ -86,8 +87,11 @@ class DenosumabAssessment:
     follow_on: Evidence | None = None  # the bisphosphonate given after the last dose
     ctx_check_dates: tuple[date, ...] = ()  # 3 and 6 months after a zoledronate follow-on
     rebound_fractures: tuple[Evidence, ...] = ()  # vertebral fractures after the due date
-    switch_orders: tuple[str, ...] = ()  # draft order references that switch to a non-preventing agent
+    switch_orders: tuple[str, ...] = ()  # draft orders switching to a non-preventing agent
     citations: tuple[str, ...] = ()
+    # additions (issue 4): draft romosozumab orders judged in the rebound context (Sarli 2025)
+    rebound_romosozumab_orders: tuple[str, ...] = ()
+    long_ago_limit: date | None = None  # last dose + ~24 months: beyond, "stopped long ago"
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +102,9 @@ class SafetyGate:
     allowed: bool
     reasons: tuple[Evidence, ...] = ()  # e.g. eGFR 25 mL/min/1.73m2 on 2026-05-01
     citations: tuple[str, ...] = ()
+    # additions: allowed but with care (e.g. denosumab at eGFR < 30), and checks still to do
+    cautions: tuple[Evidence, ...] = ()
+    checks: tuple[str, ...] = ()  # e.g. "no eGFR within 12 months: check kidney function"
 
 
 class RomosozumabDecision(StrEnum):
@@ -118,7 +125,7 @@ class OrderClass(StrEnum):
     DENOSUMAB = "denosumab"
     BISPHOSPHONATE = "bisphosphonate"  # alendronate, risedronate, ibandronate, zoledronic acid
     WEAKER_AGENT = "weaker-agent"  # oral bisphosphonates, ibandronate, raloxifene (order-select)
-    NON_PREVENTING = "non-preventing"  # teriparatide, abaloparatide, raloxifene, romosozumab after dmab
+    NON_PREVENTING = "non-preventing"  # teriparatide, abaloparatide, raloxifene, romosozumab
     OTHER = "other"
 
 
@@ -148,3 +155,6 @@ class Assessment:
     orders: tuple[ClassifiedOrder, ...] = ()
     data_gaps: tuple[str, ...] = ()  # human sentences for the card detail
     rebound_romosozumab_allowed: bool = False  # Sarli 2025 option: CV and calcium checks pass
+    # additions (issue 4)
+    decision_reasons: tuple[str, ...] = ()  # why the decision (clinician wording)
+    disabled_criteria: tuple[CriterionResult, ...] = ()  # in data but not computable (documented)

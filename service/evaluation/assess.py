@@ -1,0 +1,116 @@
+"""The whole verdict for one patient on one date: `assess(record, as_of, knowledge, policy)`."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from service.evaluation.calcium import assess_hypocalcemia
+from service.evaluation.cardiovascular import assess_cardiovascular
+from service.evaluation.denosumab import assess_denosumab
+from service.evaluation.fractures import fracture_events
+from service.evaluation.model import (
+    Assessment,
+    CardiovascularAssessment,
+    CardiovascularVerdict,
+    CriterionResult,
+    RomosozumabCourse,
+    RomosozumabDecision,
+    Status,
+)
+from service.evaluation.orders import classify_orders
+from service.evaluation.risk import (
+    bone_density,
+    low_bone_mass,
+    population,
+    risk_criteria,
+    very_high_risk,
+)
+from service.evaluation.romosozumab import romosozumab_course
+from service.evaluation.safety import safety_gates
+from service.evaluation.therapy import drug_uses
+from service.knowledge import Knowledge
+from service.record.model import PatientRecord
+
+
+def assess(record: PatientRecord, as_of: date, knowledge: Knowledge, policy: str = "us"
+           ) -> Assessment:
+    """Evaluate every criterion for `record` on `as_of` under the `us` or `eu` CV policy.
+
+    Pure: no I/O, no clock. Raises KeyError for an unknown policy name.
+    """
+    knowledge.cv_policy(policy)
+    density = bone_density(record, knowledge)
+    events = fracture_events(record, knowledge, low_bone_mass(record, knowledge, density))
+    uses = drug_uses(record, knowledge, as_of)
+    orders = classify_orders(knowledge, record.draft_orders)
+    pop = population(record, knowledge, as_of, events, density)
+    criteria = risk_criteria(record, knowledge, as_of, events, density, uses)
+    vhr = very_high_risk(knowledge, criteria)
+    cv = assess_cardiovascular(record, knowledge, as_of, policy)
+    calcium = assess_hypocalcemia(record, knowledge, as_of)
+    course = romosozumab_course(knowledge, uses, record.draft_orders)
+    deceased = bool(record.patient and record.patient.deceased)
+    decision, reasons = _decide(record, deceased, pop, vhr, cv, calcium, course)
+    dmab = assess_denosumab(knowledge, as_of, uses, events, orders)
+    rebound_allowed = bool(dmab.rebound_fractures) and _rebound_romosozumab_allowed(
+        record, deceased, pop, cv, calcium, course)
+    return Assessment(
+        as_of=as_of, knowledge_version=knowledge.version, policy=policy, deceased=deceased,
+        population=pop, very_high_risk=vhr, risk_criteria=criteria, cardiovascular=cv,
+        hypocalcemia=calcium, romosozumab_course=course, romosozumab_decision=decision,
+        denosumab=dmab,
+        safety_gates=safety_gates(record, knowledge, as_of, calcium, cv),
+        orders=orders, data_gaps=tuple(_gap_sentences(record)),
+        rebound_romosozumab_allowed=rebound_allowed, decision_reasons=tuple(reasons),
+        disabled_criteria=_disabled(knowledge))
+
+
+def _decide(record: PatientRecord, deceased: bool, pop: CriterionResult, vhr: CriterionResult,
+            cv: CardiovascularAssessment, calcium: CriterionResult, course: RomosozumabCourse
+            ) -> tuple[RomosozumabDecision, list[str]]:
+    if deceased:
+        return RomosozumabDecision.DECEASED, ["patient deceased"]
+    if pop.status is Status.NOT_MET:
+        return RomosozumabDecision.NOT_INDICATED, [pop.note or "outside the labelled population"]
+    if pop.status is Status.UNKNOWN:
+        return RomosozumabDecision.INSUFFICIENT_DATA, [pop.note or "population unknown"]
+    if course.complete:
+        return RomosozumabDecision.COURSE_COMPLETE, ["12 monthly doses already given"]
+    if course.doses_given:
+        return RomosozumabDecision.ALREADY_ON_COURSE, [
+            f"dose {course.doses_given + 1} of 12 due {course.next_dose_due}"]
+    if vhr.status is not Status.MET:
+        return RomosozumabDecision.NOT_VERY_HIGH_RISK, ["no very-high-risk criterion met"]
+    blocks = []
+    if cv.verdict is CardiovascularVerdict.CONTRAINDICATED:
+        blocks.append("myocardial infarction or stroke (cardiovascular contraindication)")
+    if calcium.status is Status.MET:
+        blocks.append("hypocalcemia")
+    if blocks:
+        return RomosozumabDecision.CONTRAINDICATED, blocks
+    if not record.is_complete or cv.verdict is CardiovascularVerdict.UNKNOWN:
+        return RomosozumabDecision.INSUFFICIENT_DATA, [
+            "part of the record could not be read: no contraindication can be ruled out"]
+    reasons = ["very high fracture risk, labelled population, no contraindication found"]
+    if calcium.status is Status.UNKNOWN:
+        reasons.append(calcium.note or "check calcium before the first dose")
+    return RomosozumabDecision.PROPOSE, reasons
+
+
+def _rebound_romosozumab_allowed(record: PatientRecord, deceased: bool, pop: CriterionResult,
+                                 cv: CardiovascularAssessment, calcium: CriterionResult,
+                                 course: RomosozumabCourse) -> bool:
+    """Sarli 2025 option: population, CV and calcium checks pass, complete data, no full course."""
+    return (not deceased and pop.status is Status.MET and record.is_complete
+            and cv.verdict in {CardiovascularVerdict.CLEAR, CardiovascularVerdict.CAUTION}
+            and calcium.status is not Status.MET and not course.complete)
+
+
+def _gap_sentences(record: PatientRecord) -> list[str]:
+    return [f"{gap.resource_type}: {gap.reason}" for gap in record.data_gaps]
+
+
+def _disabled(knowledge: Knowledge) -> tuple[CriterionResult, ...]:
+    return tuple(CriterionResult(rule.id, rule.label, Status.UNKNOWN, citations=rule.citations,
+                                 note=rule.note)
+                 for rule in knowledge.rules.values() if not rule.enabled)

@@ -1,0 +1,108 @@
+"""Hypocalcemia: latest total serum calcium within 12 months, or an active diagnosis."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from service.evaluation.dates import months_before
+from service.evaluation.labs import Result, format_quantity, results
+from service.evaluation.model import CriterionResult, Evidence, Status
+from service.evaluation.risk import INACTIVE, condition_evidence
+from service.knowledge import Knowledge
+from service.record.model import PatientRecord
+
+MG_DL = {"mg/dl"}
+MMOL_L = {"mmol/l"}
+
+
+def _unit(result: Result) -> str:
+    quantity = result.observation.value
+    return ((quantity.code or quantity.unit or "") if quantity else "").strip().lower()
+
+
+def assess_hypocalcemia(record: PatientRecord, knowledge: Knowledge, as_of: date
+                        ) -> CriterionResult:
+    """MET = low calcium or active hypocalcemia (a block); UNKNOWN = no calcium in 12 months."""
+    rule = knowledge.rule("hypocalcemia")
+    diagnosis = next((c for c in record.conditions if c.clinical_status not in INACTIVE
+                      and knowledge.match_value_set("hypocalcemia", c.codings)), None)
+    since = months_before(as_of, int(knowledge.value("calcium_window_months")))
+    calcium = next((r for r in results(record, knowledge, "calcium-total")
+                    if r.day is not None and r.day >= since and r.observation.value), None)
+    evidence: list[Evidence] = []
+    low = False
+    note: str | None = None
+    if calcium is not None:
+        low, value_evidence = _judge(record, knowledge, calcium)
+        evidence.append(value_evidence)
+    if diagnosis is not None:
+        evidence.append(condition_evidence(diagnosis, "Hypocalcemia diagnosis (active)"))
+    if low or diagnosis is not None:
+        status = Status.MET
+    elif calcium is None:
+        status = Status.UNKNOWN
+        note = "no total serum calcium within 12 months: check calcium before the first dose"
+    elif evidence[0].note and "unit" in evidence[0].note:
+        status = Status.UNKNOWN
+        note = evidence[0].note
+    else:
+        status = Status.NOT_MET
+    return CriterionResult("hypocalcemia", rule.label, status, tuple(evidence), rule.citations,
+                           note)
+
+
+def _judge(record: PatientRecord, knowledge: Knowledge, calcium: Result
+           ) -> tuple[bool, Evidence]:
+    obs = calcium.observation
+    value = obs.value.value  # type: ignore[union-attr]
+    unit = _unit(calcium)
+    adjusted, albumin_note = _albumin_adjusted(record, knowledge, calcium, value, unit)
+    shown = format_quantity(obs)
+    if adjusted is not None:
+        shown = f"{shown} (albumin-adjusted {adjusted:.2f})"
+        value = adjusted
+    limit, source = _lower_limit(knowledge, calcium, unit)
+    if limit is None:
+        flagged = "L" in obs.interpretation or "LL" in obs.interpretation
+        note = None if flagged else "unit not recognised: cannot compare to a lower limit"
+        return flagged, Evidence("Total serum calcium", obs.reference, obs.effective, shown,
+                                 note or albumin_note)
+    flagged = adjusted is None and ("L" in obs.interpretation or "LL" in obs.interpretation)
+    low = value < limit or flagged
+    note = f"{albumin_note}; lower limit {limit:g} ({source})"
+    return low, Evidence("Total serum calcium", obs.reference, obs.effective, shown, note)
+
+
+def _lower_limit(knowledge: Knowledge, calcium: Result, unit: str
+                 ) -> tuple[float | None, str]:
+    low = calcium.observation.reference_low
+    if low is not None:
+        low_unit = (low.code or low.unit or unit).strip().lower()
+        if low_unit == unit or not low.unit:
+            return low.value, "laboratory reference range"
+    if unit in MG_DL:
+        return float(knowledge.value("calcium_lower_limit_mg_dl")), "label lower limit"
+    if unit in MMOL_L:
+        return float(knowledge.value("calcium_lower_limit_mmol_l")), "label lower limit"
+    return None, ""
+
+
+def _albumin_adjusted(record: PatientRecord, knowledge: Knowledge, calcium: Result,
+                      value: float, unit: str) -> tuple[float | None, str]:
+    max_days = int(knowledge.value("albumin_max_days_apart"))
+    reference = float(knowledge.value("albumin_reference_g_dl"))
+    for albumin in results(record, knowledge, "albumin"):
+        quantity = albumin.observation.value
+        if quantity is None or albumin.day is None or calcium.day is None:
+            continue
+        if abs((albumin.day - calcium.day).days) > max_days:
+            continue
+        albumin_unit = (quantity.code or quantity.unit or "").strip().lower()
+        grams_dl = quantity.value / 10.0 if albumin_unit == "g/l" else quantity.value
+        if albumin_unit not in {"g/l", "g/dl"}:
+            continue
+        if unit in MG_DL:
+            return value + 0.8 * (reference - grams_dl), "albumin-adjusted"
+        if unit in MMOL_L:
+            return value + 0.02 * (reference * 10 - grams_dl * 10), "albumin-adjusted"
+    return None, "not adjusted for albumin"

@@ -1,0 +1,58 @@
+"""Calendar arithmetic on uncertain dates, from an explicit `as_of` (no clock)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from dateutil.relativedelta import relativedelta
+
+from service.record.model import DateRange
+
+
+def months_before(as_of: date, months: int) -> date:
+    return as_of - relativedelta(months=months)
+
+
+def add_months(day: date, months: int) -> date:
+    return day + relativedelta(months=months)
+
+
+def wholly_on_or_after(when: DateRange, start: date) -> bool:
+    """True when the whole interval is known to lie on or after `start`."""
+    return when.earliest is not None and when.earliest >= start
+
+
+def may_be_on_or_after(when: DateRange, start: date) -> bool:
+    """True when some date in the interval can be on or after `start` (unbounded latest: yes)."""
+    return when.latest is None or when.latest >= start
+
+
+def reference_day(when: DateRange) -> date | None:
+    """The most recent possible day, else the earliest (for ordering and display)."""
+    return when.latest if when.latest is not None else when.earliest
+
+
+def age_bounds(birth: DateRange, as_of: date) -> tuple[int | None, int | None]:
+    """(youngest, oldest) whole-year age at `as_of` the birth interval allows."""
+    youngest = _age(birth.latest, as_of) if birth.latest else None
+    oldest = _age(birth.earliest, as_of) if birth.earliest else None
+    return youngest, oldest
+
+
+def _age(born: date, as_of: date) -> int:
+    return relativedelta(as_of, born).years
+
+
+def describe(when: DateRange | None) -> str:
+    """Human wording of a date interval ("2026-02-10", "between ...", "recorded on ...")."""
+    if when is None or not when.is_known:
+        return "date unknown"
+    if when.is_exact:
+        prefix = "recorded on " if when.source == "recorded" else ""
+        return f"{prefix}{when.earliest.isoformat()}"  # type: ignore[union-attr]
+    if when.earliest is None:
+        word = "recorded on" if when.source == "recorded" else "on or before"
+        return f"{word} {when.latest.isoformat()}"  # type: ignore[union-attr]
+    if when.latest is None:
+        return f"on or after {when.earliest.isoformat()}"
+    return f"between {when.earliest.isoformat()} and {when.latest.isoformat()}"

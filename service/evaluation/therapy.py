@@ -1,0 +1,54 @@
+"""Medication history as coverage periods per knowledge drug (for "fracture on therapy")."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from service.evaluation.dates import add_months, reference_day
+from service.knowledge import Knowledge
+from service.knowledge.knowledge import DrugMatch
+from service.record.model import MedicationEvent, MedicationSourceType, PatientRecord
+
+ONGOING_STATUSES = frozenset({"active", "in-progress", "on-hold"})
+
+
+@dataclass(frozen=True, slots=True)
+class DrugUse:
+    event: MedicationEvent
+    match: DrugMatch
+    dose_day: date | None  # most recent possible dose day
+    start: date | None
+    end: date | None  # coverage end (as_of for ongoing therapy)
+
+
+def drug_uses(record: PatientRecord, knowledge: Knowledge, as_of: date) -> list[DrugUse]:
+    """Every medication event matched to a knowledge drug that counts (oncology etc. excluded)."""
+    uses: list[DrugUse] = []
+    for event in record.medications:
+        strength = ""
+        if event.dose_quantity is not None:
+            strength = f"{event.dose_quantity.value:g} {event.dose_quantity.unit or ''}"
+        match = knowledge.match_drug(event.codings, event.text, strength)
+        if match is None or not match.counts:
+            continue
+        uses.append(_use(event, match, as_of))
+    return uses
+
+
+def _use(event: MedicationEvent, match: DrugMatch, as_of: date) -> DrugUse:
+    dose_day = reference_day(event.dose_date)
+    start = event.period_start or event.dose_date.earliest or dose_day
+    ongoing = (event.source_type is not MedicationSourceType.ADMINISTRATION
+               and event.status in ONGOING_STATUSES and event.period_end is None)
+    if ongoing:
+        end: date | None = as_of
+    elif event.period_end is not None:
+        end = add_months(event.period_end, 0)
+    else:
+        end = add_months(dose_day, match.drug.coverage_months) if dose_day else None
+    return DrugUse(event, match, dose_day, start, end)
+
+
+def uses_of(uses: list[DrugUse], drug_class: str) -> list[DrugUse]:
+    return [u for u in uses if drug_class in u.match.drug.classes]
