@@ -64,7 +64,7 @@ def _text(response: Any) -> str:
 class CheckingClient(FlaskClient):
     """A test client that checks every response the service gives."""
 
-    def open(self, *args: Any, **kwargs: Any) -> Any:  # noqa: A003 - FlaskClient API
+    def open(self, *args: Any, **kwargs: Any) -> Any:
         response = super().open(*args, **kwargs)
         check_any_response(response)
         return response

@@ -122,6 +122,9 @@ def field_path(error: ValidationError) -> str:
 
 
 def _missing_property(error: ValidationError) -> str | None:
+    forbidden = error.validator_value if error.validator == "not" else None
+    if isinstance(forbidden, Mapping) and isinstance(forbidden.get("required"), list):
+        return str(forbidden["required"][0])  # `not: {required: [x]}`: x is forbidden here
     if error.validator == "required":
         instance = error.instance if isinstance(error.instance, Mapping) else {}
         for name in error.validator_value:
