@@ -244,8 +244,10 @@
 
   function renderCard(card, detailHtml, serviceId) {
     const indicator = ["info", "warning", "critical"].includes(card.indicator) ? card.indicator : "info";
+    const topic = card.source && card.source.topic && typeof card.source.topic.code === "string"
+      ? card.source.topic.code : undefined;
     const node = el("article", { class: "card card-" + indicator, "data-indicator": indicator,
-      "data-testid": "card" });
+      "data-testid": "card", "data-topic": topic, "data-uuid": card.uuid });
     node.append(el("div", { class: "card-head" },
       el("span", { class: "indicator indicator-" + indicator, text: indicator }),
       el("h3", { class: "card-summary", text: card.summary || "" })));
