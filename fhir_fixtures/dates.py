@@ -10,6 +10,10 @@ A template never holds an absolute date. A *date node* is one of:
   ``precision`` is ``day`` (default), ``month`` ("2024-05") or ``year`` ("2024"), for partial FHIR
   dates; ``time`` turns a day-precision date into a FHIR dateTime with that local time and zone
   (the local calendar date is the date the rules must use).
+- ``{"inverse": {"months": 6, "days": 28}, "shift_days": -1}``: the earliest date L with
+  L + 6 months + 28 days >= as_of (a forward rule's boundary, exact on every as_of even where month
+  lengths make "as_of - 28 days - 6 months" miss it), then shifted by ``shift_days`` (default 0).
+  With shift 0 the forward rule is not yet exceeded on as_of; with -1 it is exceeded by one day.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from typing import Any
 from dateutil.relativedelta import relativedelta
 
 STEP_KEYS = frozenset({"years", "months", "weeks", "days"})
+_INVERSE_SEARCH_DAYS = 7
 PRECISIONS = ("day", "month", "year")
 
 
@@ -47,11 +52,23 @@ def is_date_node(node: Any) -> bool:
     """True when `node` is a template date node (and not some other JSON object)."""
     if not isinstance(node, Mapping) or not node:
         return False
-    return "offset" in node or set(node) <= STEP_KEYS
+    return "offset" in node or "inverse" in node or set(node) <= STEP_KEYS
+
+
+def _inverse(forward: Mapping[str, Any], as_of: date) -> date:
+    """The earliest L with L + forward >= as_of (forward is a positive relativedelta step)."""
+    step = _step(forward)
+    guess = as_of - step
+    candidate = guess - relativedelta(days=_INVERSE_SEARCH_DAYS)
+    while candidate + step < as_of:
+        candidate += relativedelta(days=1)
+    return candidate
 
 
 def resolve(node: Mapping[str, Any], as_of: date) -> date:
     """The calendar date a date node stands for on `as_of` (ignores precision and time)."""
+    if "inverse" in node:
+        return _inverse(node["inverse"], as_of) + relativedelta(days=node.get("shift_days", 0))
     offset = node.get("offset", node)
     day = as_of
     for step in _steps(offset):
@@ -62,10 +79,11 @@ def resolve(node: Mapping[str, Any], as_of: date) -> date:
 def render(node: Mapping[str, Any], as_of: date) -> str:
     """The FHIR date/dateTime string of a date node on `as_of`."""
     day = resolve(node, as_of)
-    precision = node.get("precision", "day") if "offset" in node else "day"
+    full_form = "offset" in node or "inverse" in node
+    precision = node.get("precision", "day") if full_form else "day"
     if precision not in PRECISIONS:
         raise DateTemplateError(f"precision must be one of {PRECISIONS}, not {precision!r}")
-    time = node.get("time") if "offset" in node else None
+    time = node.get("time") if full_form else None
     if precision == "year":
         return f"{day.year:04d}"
     if precision == "month":
