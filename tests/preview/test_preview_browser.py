@@ -152,6 +152,18 @@ def test_romosozumab_order_select_cards_accept_and_override(
     assert _feedback_count(_report(served_app, "--include-preview")) >= 1
 
 
+def test_weaker_agent_order_shows_proposal_and_caution(page: Any, artifacts_dir: Any) -> None:
+    persona, hook, order = "p03", "order-select", "alendronate"
+    response = fire(page, persona, hook, order)
+    cards = rendered_cards(page)
+    assert sorted(card["topic"] for card in cards) == expected_topics(persona, hook, order)
+    assert {card["indicator"] for card in cards} == {c["indicator"] for c in response["cards"]}
+    for card in cards:
+        assert card["borderColour"] == INDICATOR_COLOURS[card["indicator"]]
+    # The screenshot the README shows (docs/preview.png is a copy of a good one).
+    page.screenshot(path=str(artifacts_dir / "order-select-p03-alendronate.png"), full_page=True)
+
+
 def test_override_sends_the_chosen_reason(page: Any, served_app: ServedApp) -> None:
     response = fire(page, "p02", "order-select", "romosozumab")
     card = next(c for c in response["cards"] if c.get("uuid") and c.get("overrideReasons"))

@@ -231,7 +231,7 @@
 
   function renderLinks(card) {
     if (!Array.isArray(card.links) || card.links.length === 0) return null;
-    const list = el("ul", { class: "links" });
+    const list = el("ul", { class: "links", "aria-label": "Links" });
     for (const link of card.links) {
       const href = safeHttpUrl(link.url);
       const text = link.label + (link.type === "smart" ? " (SMART app)" : "");
@@ -239,7 +239,7 @@
         ? el("a", { href, target: "_blank", rel: "noopener noreferrer", text })
         : el("span", { text })));
     }
-    return list;
+    return el("div", { class: "links-box" }, el("div", { class: "links-title", text: "Links" }), list);
   }
 
   function renderCard(card, detailHtml, serviceId) {
