@@ -1,0 +1,66 @@
+"""Every fixture persona (research section 5 + issue overrides) through the record parser and
+the evaluation: romosozumab decision, cardiovascular verdict and denosumab state as expected."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+fhir_fixtures = pytest.importorskip("fhir_fixtures")
+
+from service.config import Settings  # noqa: E402
+from service.evaluation import assess  # noqa: E402
+from service.knowledge import load_knowledge  # noqa: E402
+from service.record.gather import gather_record  # noqa: E402
+from service.record.queries import KEY_RESOURCE_TYPES, prefetch_templates  # noqa: E402
+
+AS_OF = date(2026, 6, 15)
+EXPECTED = fhir_fixtures.load_expected()
+PERSONAS = sorted(EXPECTED["personas"])
+
+
+def full_prefetch_request(persona_id: str) -> dict:
+    resources = fhir_fixtures.patient_resources(persona_id, AS_OF)
+    prefetch: dict = {}
+    for key, resource_type in KEY_RESOURCE_TYPES.items():
+        matching = [r for r in resources if r["resourceType"] == resource_type]
+        if resource_type == "Patient":
+            prefetch[key] = matching[0]
+        else:
+            prefetch[key] = {"resourceType": "Bundle", "type": "searchset",
+                             "entry": [{"resource": r} for r in matching]}
+    return {"hook": "patient-view", "hookInstance": "t",
+            "context": {"patientId": fhir_fixtures.patient_id(persona_id), "userId": "x"},
+            "prefetch": prefetch}
+
+
+@pytest.fixture(scope="module")
+def knowledge():
+    return load_knowledge()
+
+
+@pytest.mark.parametrize("persona_id", PERSONAS)
+def test_persona_outcome(knowledge, persona_id):
+    expected = EXPECTED["personas"][persona_id]
+    templates = prefetch_templates(knowledge.prefetch_observation_codes())
+    record = gather_record(full_prefetch_request(persona_id), settings=Settings(),
+                           templates=templates)
+    result = assess(record, AS_OF, knowledge, EXPECTED.get("policy", "us"))
+    assert result.romosozumab_decision.value == expected["romosozumab"], expected["why"]
+    if "cardiovascular" in expected:
+        assert result.cardiovascular.verdict.value == expected["cardiovascular"], expected["why"]
+    if "denosumab" in expected:
+        assert result.denosumab.state.value == expected["denosumab"], expected["why"]
+
+
+@pytest.mark.parametrize("persona_id", [p for p in PERSONAS if "eu" in EXPECTED["personas"][p]])
+def test_persona_outcome_under_eu(knowledge, persona_id):
+    expected = EXPECTED["personas"][persona_id]["eu"]
+    templates = prefetch_templates(knowledge.prefetch_observation_codes())
+    record = gather_record(full_prefetch_request(persona_id), settings=Settings(),
+                           templates=templates)
+    result = assess(record, AS_OF, knowledge, "eu")
+    assert result.romosozumab_decision.value == expected["romosozumab"], expected["why"]
+    if "cardiovascular" in expected:
+        assert result.cardiovascular.verdict.value == expected["cardiovascular"], expected["why"]
