@@ -52,9 +52,10 @@ def latest_day(when: DateRange | None) -> date:
 def evidence_line(evidence: Evidence, *, undated_note: str | None = None) -> str:
     """One Markdown bullet: what, value, date, note."""
     text = evidence.description
-    if evidence.value:
+    dated = evidence.when is not None and evidence.when.is_known
+    if evidence.value and not (dated and evidence.value == when_text(evidence.when)):
         text += f": {evidence.value}"
-    if evidence.when is not None and evidence.when.is_known:
+    if dated:
         text += f" ({when_text(evidence.when)})"
     elif undated_note and "verify" not in (evidence.note or "").lower():
         text += f" ({undated_note})"

@@ -300,10 +300,11 @@ def test_switch_away_from_denosumab_in_order_hooks_only():
 
 
 def rebound(**changes) -> DenosumabAssessment:
-    return dataclasses.replace(
-        b.denosumab_overdue(), last_dose=b.ev("Denosumab 60 mg", "2024-08-20", note="administered"),
-        months_since_last_dose=21, rebound_fractures=(
-            b.ev("Vertebral fracture (ICD-10-CM S22.000A)", "2026-04-05"),), **changes)
+    values = {"last_dose": b.ev("Denosumab 60 mg", "2024-08-20", note="administered"),
+              "months_since_last_dose": 21,
+              "rebound_fractures": (b.ev("Vertebral fracture (ICD-10-CM S22.000A)",
+                                         "2026-04-05"),)}
+    return dataclasses.replace(b.denosumab_overdue(), **{**values, **changes})
 
 
 def test_rebound_fracture_offers_guideline_options_then_sarli_when_allowed():
@@ -373,3 +374,10 @@ def test_unknown_citations_fall_back_to_a_labelled_source():
     assert caution["source"]["label"] == "osteocds clinical knowledge test-1"
     assert "url" not in caution["source"]
     assert "links" not in caution
+
+
+def test_a_value_that_is_the_date_is_not_repeated():
+    fracture = b.ev("Vertebral fracture (S22.000A)", "2026-04-05", value="2026-04-05")
+    card = build("patient-view", b.assessment(denosumab=rebound(rebound_fractures=(fracture,))))
+    detail = by_topic(card, "denosumab-rebound-fracture")["detail"]
+    assert "- Vertebral fracture (S22.000A) (2026-04-05)\n" in detail
