@@ -61,9 +61,9 @@ def validator(name: str) -> Draft202012Validator:
 
 
 def compile_all() -> None:
-    """Compile every schema now (start-up), so a broken schema stops the service early."""
-    _registry_and_documents.cache_clear()
-    validator.cache_clear()
+    """Compile every schema now (start-up), so a broken schema stops the service early.
+
+    Validators are cached per process: later calls cost nothing."""
     for name in load_schema_documents():
         validator(name)
 
