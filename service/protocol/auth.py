@@ -121,7 +121,7 @@ def install_security(app: Flask, settings: Settings, replay_store: ReplayStore, 
     and `GET /openapi.json`."""
     policy = install_auth(app, settings, replay_store, jwks_cache=jwks_cache, clock=clock)
     install_limits(app, settings)
-    install_openapi(app, policy.public_base_url)
+    install_openapi(app, policy.public_base_url, token_required=policy.token_required)
     install_request_logging(app)  # inserted first: even a 401 carries a request id
     return policy
 

@@ -103,9 +103,9 @@ def _health_path(operation_id: str, text: str) -> dict[str, Any]:
                                   "503": {"description": "Not ready", **_json_body(_OUTCOME)}}}}
 
 
-def build_openapi(services: Iterable[ServiceDefinition], *,
-                  server_url: str | None = None) -> dict[str, Any]:
-    """The OpenAPI 3.1 document for these services."""
+def build_openapi(services: Iterable[ServiceDefinition], *, server_url: str | None = None,
+                  token_required: bool = True) -> dict[str, Any]:
+    """The OpenAPI 3.1 document for these services (a token is optional in development)."""
     schemas = {stem: rewrite_refs(doc, stem) for stem, doc in
                sorted(load_schema_documents().items())}
     paths: dict[str, Any] = {"/cds-services": {"get": {
@@ -131,16 +131,16 @@ def build_openapi(services: Iterable[ServiceDefinition], *,
                 "description": "CDS Hooks 2.0 'Trusting CDS Clients': aud = the URL called.",
             }},
         },
-        "security": [{"clientIssuedJwt": []}],
+        "security": [{"clientIssuedJwt": []}] if token_required else [{"clientIssuedJwt": []}, {}],
     }
     if server_url:
         document["servers"] = [{"url": server_url}]
     return document
 
 
-def install_openapi(app: Flask, public_base_url: str | None) -> None:
+def install_openapi(app: Flask, public_base_url: str | None, *, token_required: bool) -> None:
     """Serve the document at `GET /openapi.json` (no token needed)."""
-    app.extensions[OPENAPI_EXTENSION_KEY] = public_base_url
+    app.extensions[OPENAPI_EXTENSION_KEY] = (public_base_url, token_required)
     app.add_url_rule("/openapi.json", "openapi", _openapi_view, methods=["GET"])
 
 
@@ -148,7 +148,8 @@ def _openapi_view() -> Response:
     cache_key = OPENAPI_EXTENSION_KEY + ".document"
     document = current_app.extensions.get(cache_key)
     if document is None:
-        document = build_openapi(protocol_state().registry,
-                                 server_url=current_app.extensions[OPENAPI_EXTENSION_KEY])
+        server_url, token_required = current_app.extensions[OPENAPI_EXTENSION_KEY]
+        document = build_openapi(protocol_state().registry, server_url=server_url,
+                                 token_required=token_required)
         current_app.extensions[cache_key] = document
     return jsonify(document)
