@@ -36,6 +36,7 @@ from service.errors import CdsError, InvalidRequest
 from service.preview import builder
 from service.preview.access import PreviewPolicy
 from service.preview.markdown import render_markdown
+from service.protocol.errors import cds_error_response
 from service.protocol.routes import accept_feedback
 from service.protocol.state import protocol_state
 
@@ -105,7 +106,7 @@ def orders() -> Response:
 
 
 @blueprint.post("/api/request")
-def build_request() -> tuple[Response, int] | Response:
+def build_request() -> Response:
     """Build the CDS Hooks request for the page's choices; return it with the patient key data."""
     try:
         built = builder.build(_json_object(), _policy(), _settings())
@@ -126,7 +127,7 @@ def build_request() -> tuple[Response, int] | Response:
 
 
 @blueprint.post("/api/render")
-def render() -> tuple[Response, int] | Response:
+def render() -> Response:
     """`{"markdown": [str, ...]}` -> `{"html": [str, ...]}`, sanitized."""
     body = _json_object()
     items = body.get("markdown")
@@ -140,7 +141,7 @@ def render() -> tuple[Response, int] | Response:
 
 
 @blueprint.post("/api/fire")
-def fire() -> tuple[Response, int] | Response:
+def fire() -> Response:
     """Production: rebuild the request from the form choices and call the service in-process."""
     if _policy().development:
         return _error(InvalidRequest("in development the page calls /cds-services directly"))
@@ -152,7 +153,7 @@ def fire() -> tuple[Response, int] | Response:
 
 
 @blueprint.post("/api/feedback/<service_id>")
-def feedback(service_id: str) -> tuple[Response, int] | Response:
+def feedback(service_id: str) -> Response:
     """The page's CDS Hooks feedback, stored by the protocol layer with source 'preview'.
 
     The body is a CDS Hooks 2.0 feedback request (validated by the protocol's own schema); it is
@@ -170,10 +171,11 @@ def _json_object() -> dict[str, Any]:
     return body
 
 
-def _error(error: CdsError) -> tuple[Response, int]:
-    return jsonify({"message": error.message}), error.status
+def _error(error: CdsError) -> Response:
+    """The project's one error shape: an OperationOutcome with the error's status."""
+    return cds_error_response(error)
 
 
 @blueprint.errorhandler(CdsError)
-def _cds_error(error: CdsError) -> tuple[Response, int]:
+def _cds_error(error: CdsError) -> Response:
     return _error(error)

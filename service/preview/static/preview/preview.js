@@ -59,6 +59,12 @@
     return { status: response.status, ok: response.ok, body: payload };
   }
 
+  // The service answers every error as an OperationOutcome; its first diagnostics says why.
+  function diagnostics(body) {
+    const issue = body && Array.isArray(body.issue) ? body.issue[0] : null;
+    return issue && typeof issue.diagnostics === "string" ? issue.diagnostics : "";
+  }
+
   // ---- form ----------------------------------------------------------------------------------
 
   function currentSource() {
@@ -288,7 +294,7 @@
     try {
       const built = await postJson(config.buildUrl, formBody());
       if (!built.ok) {
-        const message = built.body && built.body.message ? built.body.message : "HTTP " + built.status;
+        const message = diagnostics(built.body) || "HTTP " + built.status;
         setStatus("Could not build the request: " + message, "error");
         return;
       }
