@@ -68,6 +68,20 @@ function capabilityStatement() {
   };
 }
 
+// Types whose `patient` search parameter is exactly `subject` restricted to Patient. Medplum's
+// `patient` expression is a union over every resource type, evaluated per stored resource (about
+// 4x slower on Synthea data), so the same search is run as `subject=Patient/<id>`.
+const SUBJECT_IS_PATIENT = new Set(['Condition', 'Observation', 'MedicationStatement',
+  'MedicationRequest', 'MedicationAdministration']);
+
+function patientAsSubject(type, query) {
+  if (SUBJECT_IS_PATIENT.has(type) && typeof query.patient === 'string' && query.subject === undefined) {
+    query.subject = query.patient;
+    delete query.patient;
+  }
+  return query;
+}
+
 // Real servers accept `patient=123`; the in-memory matcher needs `patient=Patient/123`.
 function rewriteBareReferences(query) {
   for (const name of Object.keys(query)) {
@@ -156,13 +170,14 @@ async function handle(req, res) {
     send(res, 404, outcome('not-supported', `resource type ${type} is not supported`));
     return;
   }
-  if (isSearch) rewriteBareReferences(query);
+  const shownQuery = { ...query };  // Bundle links keep the parameters the client sent
+  if (isSearch) patientAsSubject(type, rewriteBareReferences(query));
   const fhirRequest = { method, url: `${path}?${queryString(query)}`, body, params: {}, query,
     headers: req.headers };
   const [result, resource] = await router.handleRequest(fhirRequest, repo);
   const status = getStatus(result);
   if (resource && isSearch && resource.resourceType === 'Bundle') {
-    decorateSearchBundle(resource, origin, type, query);
+    decorateSearchBundle(resource, origin, type, shownQuery);
   }
   send(res, status, resource || result);
 }
