@@ -27,7 +27,7 @@ def _last_dose_lines(ctx: CardContext) -> list[str]:
     if d.months_since_last_dose is not None:
         lines.append(f"Months since the last dose: {d.months_since_last_dose}")
     if d.next_dose_due is not None:
-        lines.append(f"Next dose was due {fmt.iso(d.next_dose_due)}")
+        lines.append(f"Next dose due {fmt.iso(d.next_dose_due)}")
     if d.overdue_after is not None:
         lines.append(f"Overdue after {fmt.iso(d.overdue_after)} (6 months + 28 days)")
     return lines
@@ -51,7 +51,7 @@ def overdue(ctx: CardContext) -> dict[str, Any]:
         options.append(wording.DMAB_OPTION_ZOL)
     options.append(wording.DMAB_OPTION_SPINE)
     sections = [
-        fmt.section(wording.H_CRITERIA, _last_dose_lines(ctx)),
+        fmt.section(wording.H_DENOSUMAB, _last_dose_lines(ctx)),
         wording.DMAB_REBOUND_TEXT,
         fmt.section(wording.H_OPTIONS, [wording.DMAB_OVERDUE_OPTIONS_TEXT, *options]),
         not_offered_section(ctx, REBOUND_AGENTS),
@@ -74,7 +74,7 @@ def switch(ctx: CardContext) -> dict[str, Any] | None:
     note = "Keep rebound protection when moving away from denosumab (ECTS 2021)."
     suggestions = follow_on_suggestions(ctx, note, REBOUND_AGENTS, replacing=switching)
     sections = [
-        fmt.section(wording.H_CRITERIA, [*_last_dose_lines(ctx), *(
+        fmt.section(wording.H_DENOSUMAB, [*_last_dose_lines(ctx), *(
             f"Draft order: {fmt.drug_name(o.drug)} ({o.reference})" for o in switching)]),
         wording.DMAB_SWITCH_TEXT,
         wording.DMAB_REBOUND_TEXT,
@@ -99,7 +99,7 @@ def rebound_fracture(ctx: CardContext) -> dict[str, Any]:
                                       "evidence)", [romosozumab_order_action(ctx)]))
     sections = [
         fmt.section("**Vertebral fractures after the missed dose**", fractures),
-        fmt.section(wording.H_CRITERIA, _last_dose_lines(ctx)),
+        fmt.section(wording.H_DENOSUMAB, _last_dose_lines(ctx)),
         wording.DMAB_REBOUND_TEXT,
         fmt.section(wording.H_OPTIONS, options),
         not_offered_section(ctx, (*REBOUND_AGENTS, "romosozumab")),
@@ -120,7 +120,7 @@ def next_dose(ctx: CardContext) -> dict[str, Any] | None:
     agents = fmt.names_list(ctx.allowed_names(("zoledronic-acid", "alendronate"))) or (
         "an antiresorptive the patient's kidney function allows")
     sections = [
-        fmt.section(wording.H_CRITERIA, _last_dose_lines(ctx)),
+        fmt.section(wording.H_DENOSUMAB, _last_dose_lines(ctx)),
         fmt.section(wording.H_PLAN, [wording.NEXT_DOSE_TEXT.format(agents=agents)]),
         not_offered_section(ctx, ("zoledronic-acid", "alendronate")),
         gaps_section(ctx),
@@ -138,7 +138,7 @@ def follow_on_monitoring(ctx: CardContext) -> dict[str, Any] | None:
     first, second = (fmt.iso(day) for day in d.ctx_check_dates[:2])
     follow_on = [f"Follow-on: {fmt.evidence_line(d.follow_on)[2:]}"] if d.follow_on else []
     sections = [
-        fmt.section(wording.H_CRITERIA, [*_last_dose_lines(ctx)[:1], *follow_on]),
+        fmt.section(wording.H_DENOSUMAB, [*_last_dose_lines(ctx)[:1], *follow_on]),
         fmt.section(wording.H_PLAN, [wording.FOLLOW_ON_TEXT,
                                      f"CTX on {first} and {second}."]),
         gaps_section(ctx),

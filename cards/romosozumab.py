@@ -247,7 +247,9 @@ def hypocalcemia(ctx: CardContext) -> dict[str, Any]:
     hypo = ctx.assessment.hypocalcemia
     ordered = bool(ctx.orders_of(OrderClass.ROMOSOZUMAB))
     valued = next((e for e in hypo.evidence if e.value), None)
-    value = f"{valued.value}, {fmt.short_when(valued.when)}" if valued else "low calcium recorded"
+    value = "low calcium recorded"
+    if valued is not None and valued.value:
+        value = f"{valued.value.split(' (')[0]}, {fmt.short_when(valued.when)}"
     template = wording.S_HYPO_ORDERED if ordered else wording.S_HYPO_ADVISORY
     sections = [
         fmt.section(wording.H_EVENTS, calcium_lines(ctx)),

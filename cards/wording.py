@@ -75,6 +75,7 @@ H_PLAN = "**Plan**"
 H_GAPS = "**Data not available**"
 H_SOURCES = "**Sources**"
 H_EVENTS = "**Events found**"
+H_DENOSUMAB = "**Denosumab (this patient)**"
 H_OPTIONS = "**Options**"
 H_NOT_OFFERED = "**Not offered for this patient**"
 
