@@ -202,6 +202,37 @@ def test_script_persona_renders_inert(page: Any, artifacts_dir: Any) -> None:
     page.screenshot(path=str(artifacts_dir / "patient-view-x01-inert.png"), full_page=True)
 
 
+def test_fhir_server_patient_without_prefetch_and_a_token(
+    page: Any, served_app: ServedApp
+) -> None:
+    """Development: a FHIR server URL, a patient id and a bearer token typed in; the service
+    queries the server itself (no prefetch) with the token from fhirAuthorization."""
+    from datetime import date
+
+    from tests.fhir_server.fixture import running_fhir_server
+
+    as_of = date.fromisoformat(served_app.as_of)
+    with running_fhir_server(token="preview-secret") as server:
+        server.load(fhir_fixtures.render_transaction("p01", as_of))
+        page.check("input[name=source][value=fhir]")
+        page.fill("#fhir-server", server.base_url)
+        page.fill("#patient-id", fhir_fixtures.patient_id("p01"))
+        page.fill("#token", "preview-secret")
+        page.select_option("#hook", "patient-view")
+        page.select_option("#mode", "fhir")
+        page.click("#fire")
+        page.wait_for_selector("#status.status-ok, #status.status-error", timeout=30_000)
+        assert "status-ok" in page.get_attribute("#status", "class"), page.text_content("#status")
+
+    shown = json.loads(page.text_content("#request-json"))
+    assert "prefetch" not in shown
+    assert shown["fhirServer"] == server.base_url
+    assert shown["fhirAuthorization"]["access_token"] == "preview-secret"
+    topics = sorted(card["topic"] for card in rendered_cards(page))
+    assert topics == expected_topics("p01", "patient-view", None)
+    assert "alendronate" in page.text_content("[data-testid=key-data]")
+
+
 def _report(served: ServedApp, *flags: str) -> dict[str, Any]:
     command = [str(REPO_ROOT / ".venv" / "bin" / "osteocds"), "feedback-report", "--json", *flags]
     env = {"OSTEOCDS_DATA_DIR": str(served.data_dir), "OSTEOCDS_PROFILE": "dev", "PATH": "/usr/bin"}
