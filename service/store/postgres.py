@@ -6,6 +6,7 @@ together apply each migration once. `schema` (tests) puts every table in its own
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -44,7 +45,9 @@ class PostgresStore(SqlStore):
         )
         if self.schema:
             identifier = sql.Identifier(self.schema)
-            connection.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(identifier))
+            # Concurrent IF NOT EXISTS can still collide on the catalog's unique index.
+            with contextlib.suppress(psycopg.errors.UniqueViolation):
+                connection.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(identifier))
             connection.execute(sql.SQL("SET search_path TO {}").format(identifier))
         return connection
 
