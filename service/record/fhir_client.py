@@ -329,7 +329,10 @@ def read_body(response: requests.Response, deadline: Deadline) -> bytes:
         if remaining <= 0:
             raise _QueryFailed("timed out")
         if sock is not None:
-            sock.settimeout(min(remaining, READ_TIMEOUT_CAP))
+            try:
+                sock.settimeout(min(remaining, READ_TIMEOUT_CAP))
+            except OSError:  # already closed: the whole body is buffered
+                sock = None
         try:
             chunk = response.raw.read1(65536)
         except Exception as error:  # urllib3 wraps socket timeouts in several types
