@@ -17,6 +17,8 @@ import pytest
 from service.cli import main
 from service.config import Settings
 from service.store import FeedbackEntry, SqliteStore, Store, open_store
+from tests.conftest import post_json
+from tests.personas.persona_cases import AS_OF, Case
 
 REASON_SYSTEM = "urn:osteocds:override-reason"
 PG_URL = os.environ.get("OSTEOCDS_TEST_DATABASE_URL")
@@ -142,3 +144,32 @@ def test_empty_store_and_the_real_command(tmp_path: Path) -> None:
                           capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 0, done.stderr
     assert "No cards issued and no feedback recorded." in done.stdout
+
+
+def test_feedback_on_real_cards_is_reported_under_their_topic(make_app, data_dir: Path,
+                                                              capsys) -> None:
+    """End to end: real cards over HTTP, feedback with one of their override reasons, report."""
+    app = make_app(dev_as_of=AS_OF)
+    client = app.test_client()
+    case = Case("p03", "patient-view", None, frozenset())
+    cards = post_json(client, case.path, case.request()).get_json()["cards"]
+    by_code = {c["source"]["topic"]["code"]: c for c in cards}
+    proposal, caution = by_code["romosozumab-proposal"], by_code["romosozumab-cv-caution"]
+    reason = next(r for r in caution["overrideReasons"] if r["code"] == "cv-risk-acceptable")
+    feedback = {"feedback": [
+        {"card": proposal["uuid"], "outcome": "accepted",
+         "outcomeTimestamp": "2026-06-15T10:00:00Z",
+         "acceptedSuggestions": [{"id": proposal["suggestions"][0]["uuid"]}]},
+        {"card": caution["uuid"], "outcome": "overridden",
+         "outcomeTimestamp": "2026-06-15T10:00:01Z",
+         "overrideReason": {"reason": reason, "userComment": "discussed with cardiology"}},
+    ]}
+    response = post_json(client, f"{case.path}/feedback", feedback)
+    assert response.status_code == 200
+    url = f"sqlite:///{data_dir / 'osteocds.sqlite3'}"
+    topics = {t["topic"]: t for t in report_json(url, capsys=capsys)["topics"]}
+    assert topics["romosozumab-proposal"]["accepted"] == 1
+    assert topics["romosozumab-cv-caution"]["reasons"] == [
+        {"system": REASON_SYSTEM, "code": "cv-risk-acceptable",
+         "display": "Cardiovascular risk judged acceptable", "count": 1}]
+    assert "unknown" not in topics
