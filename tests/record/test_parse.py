@@ -1,0 +1,113 @@
+"""The parsing rules of issue 3's tables: dates as ranges, what counts as a dose."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import pytest
+
+from service.record import parse
+from service.record.model import DateRange, DateSource
+from tests.record import helpers as h
+
+BIRTH = DateRange.exact(date(1950, 6, 15))
+INTERPRETATION = "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation"
+
+
+def no_resolver(*_: Any) -> None:
+    return None
+
+
+@pytest.mark.parametrize(
+    ("value", "earliest", "latest"),
+    [
+        ("2021", date(2021, 1, 1), date(2021, 12, 31)),
+        ("2024-02", date(2024, 2, 1), date(2024, 2, 29)),
+        ("2024-03-01T23:30:00-05:00", date(2024, 3, 1), date(2024, 3, 1)),
+        ("2024-03-01T01:30:00+14:00", date(2024, 3, 1), date(2024, 3, 1)),
+    ],
+)
+def test_partial_dates_are_ranges_and_time_zones_never_shift(value: str, earliest: date,
+                                                             latest: date) -> None:
+    parsed = parse.parse_date(value)
+    assert parsed is not None
+    assert (parsed.earliest, parsed.latest) == (earliest, latest)
+
+
+@pytest.mark.parametrize("value", ["2021-13", "yesterday", "", None, 2021])
+def test_not_a_date(value: Any) -> None:
+    assert parse.parse_date(value) is None
+
+
+def test_condition_onsets() -> None:
+    by_period = parse.parse_condition(h.condition("c", onsetPeriod={"start": "2020-05"}), BIRTH)
+    assert by_period is not None
+    assert by_period.onset == DateRange(date(2020, 5, 1), None, DateSource.PERIOD)
+    by_age = parse.parse_condition(h.condition("c", onsetAge={"value": 70, "code": "a"}), BIRTH)
+    assert by_age is not None
+    assert by_age.onset == DateRange(date(2020, 6, 15), date(2021, 6, 14), DateSource.AGE)
+    recorded = parse.parse_condition(h.condition("c", recordedDate="2022-04-02"), BIRTH)
+    assert recorded is not None
+    assert recorded.onset == DateRange(None, date(2022, 4, 2), DateSource.RECORDED)
+    unknown = parse.parse_condition(h.condition("c"), BIRTH)
+    assert unknown is not None
+    assert unknown.onset == DateRange.unknown()
+    age_without_birth = parse.parse_condition(h.condition("c", onsetAge={"value": 70}), None)
+    assert age_without_birth is not None
+    assert not age_without_birth.onset.is_known
+
+
+@pytest.mark.parametrize("status", ["entered-in-error", "refuted"])
+def test_condition_skipped(status: str) -> None:
+    resource = h.condition("c", verificationStatus=h.concept(
+        "http://terminology.hl7.org/CodeSystem/condition-ver-status", status))
+    assert parse.parse_condition(resource, BIRTH) is None
+
+
+@pytest.mark.parametrize(
+    ("builder", "status", "counts"),
+    [
+        (h.administration, "completed", True), (h.administration, "in-progress", True),
+        (h.administration, "not-done", False), (h.administration, "entered-in-error", False),
+        (h.statement, "active", True), (h.statement, "completed", True),
+        (h.statement, "intended", False), (h.statement, "not-taken", False),
+        (h.med_request, "active", True), (h.med_request, "completed", True),
+        (h.med_request, "draft", False), (h.med_request, "cancelled", False),
+    ],
+)
+def test_what_counts_as_a_dose(builder: Any, status: str, counts: bool) -> None:
+    event = parse.parse_medication(builder("x", status=status), no_resolver)
+    assert (event is not None) is counts
+
+
+def test_request_must_be_an_order() -> None:
+    assert parse.parse_medication(h.med_request("x", intent="plan"), no_resolver) is None
+
+
+def test_dose_dates_per_type() -> None:
+    administration = h.administration("a", effectivePeriod={"start": "2024-01-05"})
+    del administration["effectiveDateTime"]
+    event = parse.parse_medication(administration, no_resolver)
+    assert event is not None
+    assert event.dose_date.earliest == date(2024, 1, 5)
+    statement = parse.parse_medication(h.statement("s"), no_resolver)
+    assert statement is not None
+    assert statement.dose_date.earliest == date(2023, 7, 1)  # period end
+    assert statement.period_start == date(2023, 1, 1)
+
+
+def test_observation_value_range_interpretation_and_skips() -> None:
+    resource = h.observation(
+        "o", code="17861-6", value=8.1,
+        interpretation=[h.concept(INTERPRETATION, "L")],
+        referenceRange=[{"low": {"value": 8.6, "unit": "mg/dL"}, "high": {"value": 10.3}}])
+    observation = parse.parse_observation(resource)
+    assert observation is not None
+    assert observation.value is not None
+    assert observation.value.value == 8.1
+    assert observation.interpretation == ("L",)
+    assert observation.reference_low is not None
+    assert observation.reference_low.value == 8.6
+    for status in ("cancelled", "entered-in-error"):
+        assert parse.parse_observation(h.observation("o", status=status)) is None
