@@ -314,8 +314,8 @@ def course_complete(ctx: CardContext) -> dict[str, Any]:
     course = ctx.assessment.romosozumab_course
     last = fmt.iso(course.last_dose) if course.last_dose else "date unknown"
     note = "Antiresorptive after a completed 12-dose romosozumab course."
-    suggestions = follow_on_suggestions(ctx, note)
-    suggestions = _block_suggestions(ctx) + suggestions
+    romo = ctx.orders_of(OrderClass.ROMOSOZUMAB)
+    suggestions = _block_suggestions(ctx) + follow_on_suggestions(ctx, note, replacing=romo)
     sections = [
         fmt.section("**Course**", _dose_lines(ctx)),
         wording.COURSE_COMPLETE_TEXT,

@@ -381,3 +381,15 @@ def test_a_value_that_is_the_date_is_not_repeated():
     card = build("patient-view", b.assessment(denosumab=rebound(rebound_fractures=(fracture,))))
     detail = by_topic(card, "denosumab-rebound-fracture")["detail"]
     assert "- Vertebral fracture (S22.000A) (2026-04-05)\n" in detail
+
+
+def test_course_complete_with_a_romosozumab_order_offers_replacements():
+    a = b.assessment(romosozumab_course=COMPLETE, orders=(b.ROMOSOZUMAB_ORDER,),
+                     romosozumab_decision=RomosozumabDecision.COURSE_COMPLETE)
+    card = by_topic(build("order-sign", a), "romosozumab-course-complete")
+    remove, zol, dmab = card["suggestions"]
+    assert [x["type"] for x in remove["actions"]] == ["delete"]
+    assert remove["isRecommended"] is True
+    assert zol["label"] == "Replace the romosozumab order with zoledronate"
+    assert [x["type"] for x in zol["actions"]] == ["delete", "create"]
+    assert dmab["actions"][0]["resourceId"] == "MedicationRequest/draft-romo"
