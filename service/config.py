@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     max_json_depth: int = Field(default=64, ge=8, le=512)
     max_prefetch_entries: int = Field(default=5000, gt=0)
     dev_as_of: date | None = None  # clock override for "today"; development profile only
+    # Full JSON Schema check of every response on the request path (5-15 ms CPU each); the
+    # fast guard always runs. See docs/performance.md.
+    validate_responses: bool = False
 
     @property
     def is_development(self) -> bool:

@@ -18,6 +18,7 @@ from service.config import Settings
 from service.errors import CdsError
 from service.protocol import validation
 from service.record.model import PatientRecord
+from service.response_guard import response_problems
 
 if TYPE_CHECKING:
     from service.knowledge import Knowledge
@@ -104,13 +105,21 @@ def run_hook(
     for producer in card_producers:
         cards.extend(dict(card) for card in producer(context))
     response = {"cards": cards}
-    check_response(response, service_id=service_id, hook_instance=context.hook_instance)
+    check_response(response, service_id=service_id, hook_instance=context.hook_instance,
+                   full_schema=settings.validate_responses)
     return response
 
 
-def check_response(response: Mapping[str, Any], *, service_id: str, hook_instance: str) -> None:
-    """Refuse (500) a response that breaks the CDS Hooks 2.0 response schema or repeats a uuid."""
-    problems = validation.schema_errors(RESPONSE_SCHEMA, response)
+def check_response(
+    response: Mapping[str, Any], *, service_id: str, hook_instance: str, full_schema: bool = True
+) -> None:
+    """Refuse (500) a response that breaks the CDS Hooks 2.0 response schema or repeats a uuid.
+
+    The fast guard (`service.response_guard`) always runs; the full JSON Schema check (5-15 ms)
+    only with `full_schema` (`OSTEOCDS_VALIDATE_RESPONSES`, see docs/performance.md)."""
+    problems = response_problems(response)
+    if full_schema and not problems:
+        problems = validation.schema_errors(RESPONSE_SCHEMA, response)
     problems.extend(duplicate_uuid_problems(response))
     if problems:
         # Field paths and rule names only: never card text, which may quote patient data.
