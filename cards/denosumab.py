@@ -86,10 +86,19 @@ def switch(ctx: CardContext) -> dict[str, Any] | None:
                      suggestions=suggestions)
 
 
+def _rebound_guideline_option(ctx: CardContext) -> str:
+    choices = [text for drug, text in (("denosumab", wording.REBOUND_OPTION_DENOSUMAB),
+                                       ("zoledronic-acid", wording.REBOUND_OPTION_ZOLEDRONATE))
+               if ctx.allowed(drug)]
+    if not choices:
+        return wording.REBOUND_NO_GUIDELINE_OPTION
+    return wording.REBOUND_GUIDELINE_TEXT.format(options=fmt.names_list(choices))
+
+
 def rebound_fracture(ctx: CardContext) -> dict[str, Any]:
     d = ctx.assessment.denosumab
     fractures = [fmt.evidence_line(e) for e in d.rebound_fractures]
-    options = [wording.REBOUND_GUIDELINE_TEXT]
+    options = [_rebound_guideline_option(ctx)]
     romo_offered = ctx.assessment.rebound_romosozumab_allowed and ctx.allowed("romosozumab")
     options.append(wording.REBOUND_ROMO_TEXT if romo_offered else wording.REBOUND_ROMO_BLOCKED)
     note = "Rebound vertebral fracture after denosumab discontinuation (ECTS 2021)."
@@ -139,8 +148,10 @@ def follow_on_monitoring(ctx: CardContext) -> dict[str, Any] | None:
     follow_on = [f"Follow-on: {fmt.evidence_line(d.follow_on)[2:]}"] if d.follow_on else []
     sections = [
         fmt.section(wording.H_DENOSUMAB, [*_last_dose_lines(ctx)[:1], *follow_on]),
-        fmt.section(wording.H_PLAN, [wording.FOLLOW_ON_TEXT,
-                                     f"CTX on {first} and {second}."]),
+        fmt.section(wording.H_PLAN, [
+            wording.FOLLOW_ON_TEXT, f"CTX on {first} and {second}.",
+            wording.FOLLOW_ON_REPEAT if ctx.allowed("zoledronic-acid") else ""]),
+        not_offered_section(ctx, ("zoledronic-acid",)),
         gaps_section(ctx),
     ]
     when = fmt.short_when(d.follow_on.when) if d.follow_on else wording.DATE_UNKNOWN

@@ -319,8 +319,10 @@ def course_complete(ctx: CardContext) -> dict[str, Any]:
     sections = [
         fmt.section("**Course**", _dose_lines(ctx)),
         wording.COURSE_COMPLETE_TEXT,
-        fmt.section(wording.H_PLAN, [f"Start {follow_on_agents_text(ctx)} now; denosumab is an "
-                                     "alternative.", wording.PLAN_CALCIUM]),
+        fmt.section(wording.H_PLAN, [
+            wording.COURSE_COMPLETE_PLAN.format(agents=follow_on_agents_text(ctx)),
+            wording.COURSE_COMPLETE_DENOSUMAB if ctx.allowed("denosumab") else "",
+            wording.PLAN_CALCIUM]),
         not_offered_section(ctx, (*FOLLOW_ON_AGENTS, "denosumab")),
         gaps_section(ctx),
     ]

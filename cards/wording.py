@@ -179,11 +179,16 @@ DMAB_OPTION_ZOL = "Zoledronate 5 mg IV now, then CTX at 3 and 6 months (repeat i
 DMAB_OPTION_SPINE = "Consider spine imaging if there is back pain or height loss."
 DMAB_SWITCH_TEXT = (
     "Teriparatide, abaloparatide, romosozumab and raloxifene do not prevent the rebound after "
-    "denosumab: give denosumab on time, or an antiresorptive (zoledronate) when stopping it."
+    "denosumab: give denosumab on time, or an antiresorptive when stopping it."
 )
 REBOUND_GUIDELINE_TEXT = (
-    "Guideline-recommended (ECTS 2021): restart denosumab promptly, or zoledronate, to reduce the "
-    "high bone turnover."
+    "Guideline-recommended (ECTS 2021): {options}, to reduce the high bone turnover."
+)
+REBOUND_OPTION_DENOSUMAB = "restart denosumab promptly"
+REBOUND_OPTION_ZOLEDRONATE = "zoledronate"
+REBOUND_NO_GUIDELINE_OPTION = (
+    "The guideline options (denosumab, zoledronate) are ruled out by this patient's data (see "
+    "below): seek specialist advice."
 )
 REBOUND_ROMO_TEXT = (
     "Romosozumab may be considered for selected patients: Sarli et al., JBMR Plus 2025 "
@@ -201,8 +206,11 @@ NEXT_DOSE_TEXT = (
 )
 FOLLOW_ON_TEXT = (
     "After zoledronate follow-on to denosumab, measure CTX about 3 and 6 months after the "
-    "infusion; if it rises, repeat zoledronate (ECTS 2021)."
+    "infusion (ECTS 2021)."
 )
+FOLLOW_ON_REPEAT = "If CTX rises, repeat zoledronate."
+COURSE_COMPLETE_PLAN = "Start {agents} now."
+COURSE_COMPLETE_DENOSUMAB = "Denosumab is an alternative."
 
 # --- suggestion labels ------------------------------------------------------------------------
 L_ORDER_ROMOSOZUMAB = "Order romosozumab 210 mg SC monthly x 12 (draft)"

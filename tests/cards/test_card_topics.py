@@ -393,3 +393,37 @@ def test_course_complete_with_a_romosozumab_order_offers_replacements():
     assert zol["label"] == "Replace the romosozumab order with zoledronate"
     assert [x["type"] for x in zol["actions"]] == ["delete", "create"]
     assert dmab["actions"][0]["resourceId"] == "MedicationRequest/draft-romo"
+
+
+def calcium_blocks_denosumab() -> dict[str, SafetyGate]:
+    low = (b.ev("Calcium", "2026-06-01", value="7.9 mg/dL"),)
+    return {**b.renal_blocked(), "denosumab": SafetyGate("denosumab", False, low)}
+
+
+def test_named_follow_on_drugs_pass_the_gates_in_every_text():
+    rebound_card = by_topic(build("patient-view", b.assessment(
+        denosumab=rebound(), safety_gates=b.renal_blocked())), "denosumab-rebound-fracture")
+    assert "Guideline-recommended (ECTS 2021): restart denosumab promptly, to reduce" \
+        in rebound_card["detail"]
+    assert created_codes(rebound_card) == [DMAB]
+
+    nothing = by_topic(build("patient-view", b.assessment(
+        denosumab=rebound(), safety_gates=calcium_blocks_denosumab())),
+        "denosumab-rebound-fracture")
+    assert "ruled out by this patient's data" in nothing["detail"]
+    assert DMAB not in created_codes(nothing)
+
+    complete = by_topic(build("patient-view", b.assessment(
+        romosozumab_course=COMPLETE, romosozumab_decision=RomosozumabDecision.COURSE_COMPLETE,
+        safety_gates=calcium_blocks_denosumab())), "romosozumab-course-complete")
+    assert "Denosumab is an alternative" not in complete["detail"]
+    assert "denosumab: not offered (Calcium: 7.9 mg/dL (2026-06-01))" in complete["detail"]
+    assert "suggestions" not in complete
+
+    followed = DenosumabAssessment(
+        DenosumabState.FOLLOWED_ON, follow_on=b.ev("Zoledronic acid 5 mg", "2026-05-12"),
+        ctx_check_dates=(date(2026, 8, 12), date(2026, 11, 12)))
+    monitoring = build("patient-view", b.assessment(**NO_ROMO, denosumab=followed,
+                                                    safety_gates=b.renal_blocked()))[0]
+    assert "repeat zoledronate" not in monitoring["detail"]
+    assert "zoledronate: not offered (eGFR" in monitoring["detail"]
