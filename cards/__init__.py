@@ -12,7 +12,7 @@ Public interface:
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cards import denosumab, romosozumab
 from cards.context import HOOKS, CardContext, random_uuid
@@ -20,6 +20,9 @@ from cards.selection import topics_for
 from cards.wording import TOPIC_DISPLAY, TOPIC_SYSTEM
 from service.evaluation.model import Assessment
 from service.record.model import PatientRecord
+
+if TYPE_CHECKING:
+    from service.knowledge import Knowledge
 
 CardBuilder = Callable[[CardContext], dict[str, Any] | None]
 
@@ -46,7 +49,7 @@ def build_cards(
     hook: str,
     assessment: Assessment,
     record: PatientRecord,
-    knowledge: Any,
+    knowledge: Knowledge,
     *,
     patient_id: str,
     new_uuid: Callable[[], str] = random_uuid,

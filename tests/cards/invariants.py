@@ -7,8 +7,6 @@ from typing import Any
 from cards.card import ELLIPSIS
 from cards.wording import OVERRIDE_SYSTEM, TOPIC_DISPLAY, TOPIC_SYSTEM
 
-GENERATED: list[dict[str, Any]] = []  # every card checked in this test session
-
 
 def empty_paths(value: Any, path: str = "$") -> list[str]:
     """Paths of null / empty string / empty array / empty object values."""
@@ -23,7 +21,6 @@ def empty_paths(value: Any, path: str = "$") -> list[str]:
 
 def check_card(card: dict[str, Any]) -> None:
     """Assert the card rules; raises AssertionError naming the broken rule."""
-    GENERATED.append(card)
     assert empty_paths(card) == [], empty_paths(card)
     assert len(card["summary"]) < 140, card["summary"]
     assert not card["summary"].endswith(ELLIPSIS), f"summary needed truncation: {card['summary']}"
