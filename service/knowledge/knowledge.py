@@ -145,6 +145,14 @@ def _strength_pattern(strength: str) -> re.Pattern[str]:
     return re.compile(r"(?<![\d.])" + escaped + r"(?![\w])")
 
 
+MEMO_LIMIT = 20_000  # distinct codings remembered per lookup (a few MB at most)
+
+
+def _remember(memo: dict[Any, Any], key: Any, value: Any) -> None:
+    if len(memo) < MEMO_LIMIT:
+        memo[key] = value
+
+
 class Knowledge:
     """Validated knowledge with precompiled lookups; build with `load_knowledge()`."""
 
@@ -170,6 +178,10 @@ class Knowledge:
         self._compile_drugs(drugs)
         self._compile_observations(observations)
         self._compile_policy(policy)
+        # Code lookups memoized per coding (thread-safe dict operations under the GIL; bounded).
+        self._value_sets_memo: dict[Coding, tuple[tuple[str, Mapping[str, Any]], ...]] = {}
+        self._observation_memo: dict[
+            tuple[tuple[Coding, ...], str | None], ObservationMatch | None] = {}
 
     # ----------------------------------------------------------------- compile
     def _uri(self, alias: str) -> str:
@@ -359,7 +371,14 @@ class Knowledge:
                 found.setdefault(vs_id, CodeMatch(vs_id, coding, attributes))
         return found
 
-    def _value_sets_of(self, coding: Coding) -> list[tuple[str, Mapping[str, Any]]]:
+    def _value_sets_of(self, coding: Coding) -> tuple[tuple[str, Mapping[str, Any]], ...]:
+        found = self._value_sets_memo.get(coding)
+        if found is None:
+            found = tuple(self._lookup_value_sets(coding))
+            _remember(self._value_sets_memo, coding, found)
+        return found
+
+    def _lookup_value_sets(self, coding: Coding) -> list[tuple[str, Mapping[str, Any]]]:
         if not coding.system or not coding.code:
             return []
         code = normalize_code(coding.system, coding.code)
@@ -442,7 +461,16 @@ class Knowledge:
         self, codings: Iterable[Coding], text: str | None = None
     ) -> ObservationMatch | None:
         """The observation kind of a result: LOINC, then local code, then text; None if rejected."""
-        codings = tuple(codings)
+        key = (tuple(codings), text)
+        if key in self._observation_memo:
+            return self._observation_memo[key]
+        match = self._lookup_observation(*key)
+        _remember(self._observation_memo, key, match)
+        return match
+
+    def _lookup_observation(
+        self, codings: tuple[Coding, ...], text: str | None
+    ) -> ObservationMatch | None:
         for coding in codings:
             if coding.system == LOINC and coding.code in self._rejected_loinc:
                 return None
