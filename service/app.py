@@ -48,7 +48,9 @@ def create_app(
     store.close()  # reconnect lazily: no connection crosses a gunicorn fork
 
     app = Flask(__name__)
-    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
+    # One byte of slack: a streamed (chunked) body is cut at this length, so reading
+    # max_body_bytes + 1 bytes is how the body reader tells "too large" apart (413).
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes + 1
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions[EXTENSION_KEY] = ProtocolState(
         settings=settings,

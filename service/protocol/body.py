@@ -28,7 +28,7 @@ def read_json_object(max_bytes: int) -> dict[str, Any]:
             "The request body must be JSON (Content-Type: application/json).",
             field="Content-Type",
         )
-    raw = request.get_data(cache=True)  # werkzeug enforces MAX_CONTENT_LENGTH on streams (413)
+    raw = request.get_data(cache=True)  # streams are cut at MAX_CONTENT_LENGTH = max_bytes + 1
     if len(raw) > max_bytes:
         raise PayloadTooLarge(f"The request body is larger than {max_bytes} bytes.")
     try:
