@@ -90,6 +90,8 @@ def test_layer_functions_count_fhir_queries_and_prefetch_sources(metered):
     telemetry.observe_fhir_query("Condition", "ok", 0.04)
     telemetry.observe_fhir_query("Observation", "timeout", 3.0)
     telemetry.observe_fhir_query(f"Patient/{PATIENT_NAME}", "ok", 0.01)
+    telemetry.observe_fhir_query(f"Condition?patient={PATIENT_NAME}", "failed", 0.2)
+    telemetry.observe_fhir_query(PATIENT_NAME, "ok", 0.01)
     telemetry.observe_prefetch("patient", "prefetch", known_keys={"patient", "conditions"})
     telemetry.observe_prefetch("conditions", "fhir", known_keys={"patient", "conditions"})
     telemetry.observe_prefetch(PATIENT_NAME, "prefetch", known_keys={"patient", "conditions"})
@@ -101,6 +103,8 @@ def test_layer_functions_count_fhir_queries_and_prefetch_sources(metered):
     assert delta("osteocds_fhir_queries_total", resource_type="Condition", outcome="ok") == 1
     assert delta("osteocds_fhir_query_duration_seconds_count", resource_type="Observation",
                  outcome="timeout") == 1
+    assert delta("osteocds_fhir_queries_total", resource_type="Patient", outcome="ok") == 1
+    assert delta("osteocds_fhir_queries_total", resource_type="Condition", outcome="failed") == 1
     assert delta("osteocds_fhir_queries_total", resource_type="other", outcome="ok") == 1
     assert delta("osteocds_prefetch_keys_total", key="patient", source="prefetch") == 1
     assert delta("osteocds_prefetch_keys_total", key="conditions", source="fhir") == 1
