@@ -8,6 +8,7 @@ from service.evaluation.calcium import assess_hypocalcemia
 from service.evaluation.cardiovascular import assess_cardiovascular
 from service.evaluation.denosumab import assess_denosumab
 from service.evaluation.fractures import fracture_events
+from service.evaluation.labs import indexed_observations
 from service.evaluation.model import (
     Assessment,
     CardiovascularAssessment,
@@ -38,6 +39,12 @@ def assess(record: PatientRecord, as_of: date, knowledge: Knowledge, policy: str
 
     Pure: no I/O, no clock. Raises KeyError for an unknown policy name.
     """
+    with indexed_observations(record, knowledge):
+        return _assess(record, as_of, knowledge, policy)
+
+
+def _assess(record: PatientRecord, as_of: date, knowledge: Knowledge, policy: str
+            ) -> Assessment:
     knowledge.cv_policy(policy)
     density = bone_density(record, knowledge)
     events = fracture_events(record, knowledge, low_bone_mass(record, knowledge, density))

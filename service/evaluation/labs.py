@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import date
 
@@ -21,20 +23,57 @@ class Result:
     day: date | None
 
 
+@dataclass(frozen=True, slots=True)
+class _ObservationIndex:
+    """Every usable observation of one record matched once, grouped by kind, newest first."""
+
+    record: PatientRecord
+    knowledge: Knowledge
+    by_kind: Mapping[str, tuple[Result, ...]]
+
+
+_INDEX: ContextVar[_ObservationIndex | None] = ContextVar("observation_index", default=None)
+
+
+@contextmanager
+def indexed_observations(record: PatientRecord, knowledge: Knowledge) -> Iterator[None]:
+    """Within the block, `results(record, knowledge, kind)` reads a per-record index built once
+    (one code lookup per observation instead of one per observation and kind)."""
+    by_kind: dict[str, list[Result]] = {}
+    for result in _matching(record, knowledge, None):
+        by_kind.setdefault(result.kind, []).append(result)
+    index = _ObservationIndex(
+        record, knowledge, {kind: tuple(_newest_first(found)) for kind, found in by_kind.items()})
+    token = _INDEX.set(index)
+    try:
+        yield
+    finally:
+        _INDEX.reset(token)
+
+
 def results(record: PatientRecord, knowledge: Knowledge, kind: str) -> list[Result]:
     """Observations of `kind`, newest first (undated last)."""
-    found = list(_matching(record, knowledge, kind))
+    index = _INDEX.get()
+    if index is not None and index.record is record and index.knowledge is knowledge:
+        return list(index.by_kind.get(kind, ()))
+    return _newest_first(list(_matching(record, knowledge, kind)))
+
+
+def _newest_first(found: list[Result]) -> list[Result]:
     found.sort(key=lambda r: (r.day is not None, r.day or date.min), reverse=True)
     return found
 
 
-def _matching(record: PatientRecord, knowledge: Knowledge, kind: str) -> Iterator[Result]:
+def _matching(
+    record: PatientRecord, knowledge: Knowledge, kind: str | None
+) -> Iterator[Result]:
+    """Usable observations matching `kind` (any kind when None), in record order."""
     for obs in record.observations:
         if obs.status and obs.status not in USABLE_STATUSES:
             continue
         match = knowledge.match_observation(obs.codings, obs.text)
-        if match is not None and match.kind == kind:
-            yield Result(obs, kind, match.site, reference_day(obs.effective))
+        if match is not None and (kind is None or match.kind == kind):
+            yield Result(obs, match.kind, match.site, reference_day(obs.effective))
 
 
 def latest_since(
