@@ -33,7 +33,15 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from service.config import Settings
-from service.errors import DataUnavailable
+from service.errors import DataUnavailable, InvalidRequest
+from service.record.shape import (
+    MalformedData,
+    bundle_entries,
+    check_resource,
+    next_link_of,
+)
+
+__all__ = ["bundle_entries", "next_link_of"]  # re-exported: callers import them from here
 
 CONNECT_TIMEOUT_CAP = 2.0
 READ_TIMEOUT_CAP = 10.0
@@ -93,11 +101,22 @@ class _QueryFailed(Exception):
 
 
 def origin_of(url: str) -> tuple[str, str, int]:
-    """(scheme, host, port) with default ports filled in, for same-origin checks."""
+    """(scheme, host, port) with default ports filled in, for same-origin checks.
+
+    Raises ValueError for a URL that cannot be split (a port out of range or not a number, a
+    broken IPv6 literal); `checked_origin` turns that into a safe message."""
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
     port = parts.port or (443 if scheme == "https" else 80)
     return scheme, (parts.hostname or "").lower(), port
+
+
+def checked_origin(url: str) -> tuple[str, str, int] | None:
+    """`origin_of`, or None when the URL is malformed (bad port, broken host)."""
+    try:
+        return origin_of(url)
+    except ValueError:
+        return None
 
 
 class _SessionPool:
@@ -144,6 +163,10 @@ class FhirClient:
         settings: Settings,
         session: requests.Session | None = None,
     ) -> None:
+        origin = checked_origin(base_url)
+        if origin is None:
+            raise InvalidRequest("fhirServer is not a valid URL (malformed host or port)",
+                                 field="fhirServer")
         parts = urlsplit(base_url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise DataUnavailable("fhirServer is not an http(s) URL")
@@ -153,7 +176,7 @@ class FhirClient:
             raise DataUnavailable("fhirServer must not carry credentials in its URL")
         self.base_url = base_url.rstrip("/")
         self._base_path = parts.path.rstrip("/")
-        self._origin = origin_of(base_url)
+        self._origin = origin
         self._token = token
         self._settings = settings
         self._session = session or SESSIONS.get(base_url)
@@ -200,6 +223,10 @@ class FhirClient:
         expected_type = query.split("/", 1)[0]
         if not isinstance(body, dict) or body.get("resourceType") != expected_type:
             raise _QueryFailed(f"the FHIR server did not answer a {expected_type}", status)
+        try:
+            check_resource(body)
+        except MalformedData as malformed:
+            raise _QueryFailed(f"the FHIR server answered {malformed.detail}", status) from None
         return FetchResult(FetchOutcome.OK, [{"resource": body}], status=status, pages=1)
 
     def _search(self, query: str, deadline: Deadline) -> FetchResult:
@@ -222,10 +249,14 @@ class FhirClient:
                 raise _QueryFailed(f"the FHIR server answered HTTP {status}", status)
             if not isinstance(body, dict) or body.get("resourceType") != "Bundle":
                 raise _QueryFailed("the FHIR server did not answer a Bundle", status)
-            entries.extend(bundle_entries(body))
+            try:
+                entries.extend(bundle_entries(body))
+                next_link = next_link_of(body)
+            except MalformedData as malformed:
+                raise _QueryFailed(f"the FHIR server answered {malformed.detail}", status
+                                   ) from None
             if len(entries) > self._settings.fhir_max_entries:
                 raise _QueryFailed(f"more than {self._settings.fhir_max_entries} entries", status)
-            next_link = next_link_of(body)
             url = self.resolve(next_link) if next_link else None
         return FetchResult(FetchOutcome.OK, entries, status=status, pages=pages)
 
@@ -237,7 +268,10 @@ class FhirClient:
         """
         if not link.startswith(("http://", "https://")):
             return urljoin(self.base_url + "/", link.lstrip("/"))
-        if origin_of(link) == self._origin:
+        origin = checked_origin(link)
+        if origin is None:
+            raise _QueryFailed("a next link was not a valid URL (refused)")
+        if origin == self._origin:
             return link
         parts = urlsplit(link)
         if self._base_path == "" or parts.path == self._base_path or parts.path.startswith(
@@ -275,7 +309,7 @@ class FhirClient:
         remaining = deadline.remaining()
         if remaining <= 0:
             raise _QueryFailed("timed out")
-        if origin_of(url) != self._origin:  # defence in depth: the token stays on fhirServer
+        if checked_origin(url) != self._origin:  # defence in depth: the token stays on fhirServer
             raise _QueryFailed("refused a request outside the FHIR server")
         try:
             response = self._session.get(
@@ -354,31 +388,6 @@ def _socket_of(response: requests.Response) -> Any:
         return sock
     fp = getattr(getattr(response.raw, "_fp", None), "fp", None)
     return getattr(getattr(fp, "raw", None), "_sock", None)
-
-
-def bundle_entries(bundle: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """Entries with a resource; OperationOutcome entries (search.mode outcome) dropped."""
-    entries = bundle.get("entry")
-    if not isinstance(entries, list):
-        return []
-    return [
-        entry for entry in entries
-        if isinstance(entry, dict) and isinstance(entry.get("resource"), dict)
-        and entry["resource"].get("resourceType") != "OperationOutcome"
-    ]
-
-
-def next_link_of(bundle: Mapping[str, Any]) -> str | None:
-    """Bundle.link[relation=next].url, if any."""
-    links = bundle.get("link")
-    if not isinstance(links, list):
-        return None
-    for link in links:
-        if isinstance(link, Mapping) and link.get("relation") == "next":
-            url = link.get("url")
-            if isinstance(url, str) and url:
-                return url
-    return None
 
 
 def _sleep_within(seconds: float, deadline: Deadline) -> bool:

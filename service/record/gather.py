@@ -7,6 +7,11 @@ an OperationOutcome, a value that is not a JSON object, or an absent key is fetc
 gives `DataUnavailable` (412) naming the keys, never the token or the patient.
 
 Every resource must belong to `context.patientId` (`ForeignPatientData`, 400, otherwise).
+
+Wrong JSON types (see `service.record.shape` for the whole policy): a malformed Bundle or
+resource header in prefetch or draft orders is 400 (`InvalidRequest` naming the key), in a FHIR
+server answer 412; a wrong type in a clinical field reads as "not stated"; a `fhirServer` that is
+not a parseable URL (bad port or host) is 400 naming `fhirServer`. No error echoes input values.
 """
 
 from __future__ import annotations
@@ -25,12 +30,18 @@ from service.record.fhir_client import (
     FetchOutcome,
     FetchResult,
     FhirClient,
-    bundle_entries,
+    checked_origin,
     default_client_factory,
-    next_link_of,
 )
 from service.record.model import DataGap, DraftOrder, PatientRecord
 from service.record.queries import KEY_RESOURCE_TYPES, PATIENT, fill_template
+from service.record.shape import (
+    MalformedData,
+    bundle_entries,
+    check_resource,
+    next_link_of,
+    type_name,
+)
 
 FHIR_ID = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
 UNSUPPORTED_REASON = "not supported by the FHIR server"
@@ -127,8 +138,8 @@ def _client_if_possible(
     if server is None:
         _token(request)  # still validate its shape
         return None
-    if not isinstance(server, str) or not server:
-        raise InvalidRequest("fhirServer must be a URL", field="fhirServer")
+    if not isinstance(server, str) or not server or checked_origin(server) is None:
+        raise InvalidRequest("fhirServer must be a valid URL (host and port)", field="fhirServer")
     return _LazyClient(server, _token(request), settings, factory or default_client_factory)
 
 
@@ -158,17 +169,21 @@ def _classify(key: str, value: Any) -> _KeyState:
     if value is _ABSENT or not isinstance(value, Mapping):
         return _KeyState(_Kind.FETCH)
     resource_type = value.get("resourceType")
-    if resource_type == "OperationOutcome":
-        return _KeyState(_Kind.FETCH)
-    if resource_type == "Bundle":
-        entries = bundle_entries(value)
-        next_link = next_link_of(value)
-        if next_link:
-            return _KeyState(_Kind.CONTINUE, entries, next_link)
-        return _KeyState(_Kind.DATA, entries)
-    if resource_type == KEY_RESOURCE_TYPES[key] and key == PATIENT:
-        return _KeyState(_Kind.DATA, [{"resource": dict(value)}])
-    raise InvalidRequest(f"prefetch {key} holds a {resource_type!s} where a "
+    try:
+        if resource_type == "OperationOutcome":
+            return _KeyState(_Kind.FETCH)
+        if resource_type == "Bundle":
+            entries = bundle_entries(value)
+            next_link = next_link_of(value)
+            if next_link:
+                return _KeyState(_Kind.CONTINUE, entries, next_link)
+            return _KeyState(_Kind.DATA, entries)
+        if resource_type == KEY_RESOURCE_TYPES[key] and key == PATIENT:
+            return _KeyState(_Kind.DATA, [{"resource": check_resource(dict(value))}])
+    except MalformedData as malformed:
+        raise InvalidRequest(f"prefetch {key} holds {malformed.detail}",
+                             field=f"prefetch.{key}") from None
+    raise InvalidRequest(f"prefetch {key} holds a {type_name(resource_type)} where a "
                          f"{KEY_RESOURCE_TYPES[key]} {'resource' if key == PATIENT else 'Bundle'}"
                          " was expected", field=f"prefetch.{key}")
 
@@ -229,13 +244,15 @@ def _check_subjects(key: str, entries: Iterable[Mapping[str, Any]], patient_id: 
         resource = entry["resource"]
         if not belongs_to_patient(resource, patient_id, fhir_server):
             raise ForeignPatientData(
-                f"prefetch/FHIR data for {key} holds a {resource.get('resourceType')!s} "
+                f"prefetch/FHIR data for {key} holds a {type_name(resource.get('resourceType'))} "
                 "of another patient than context.patientId", field=f"prefetch.{key}")
 
 
 def belongs_to_patient(resource: Mapping[str, Any], patient_id: str, fhir_server: Any) -> bool:
     """True when the resource is the context patient or refers to it as subject/patient."""
     resource_type = resource.get("resourceType")
+    if not isinstance(resource_type, str):
+        return False
     if resource_type in _NO_SUBJECT_TYPES:
         return True
     if resource_type == "Patient":
@@ -277,7 +294,7 @@ def _build(states: Mapping[str, _KeyState], context: Mapping[str, Any], patient_
     conditions, events, observations = [], [], []
     for key, state in states.items():
         for entry in state.entries:
-            resource, full_url = entry["resource"], entry.get("fullUrl")
+            resource, full_url = entry["resource"], _full_url(entry)
             resource_type = resource.get("resourceType")
             if resource_type != KEY_RESOURCE_TYPES[key]:
                 continue
@@ -299,6 +316,11 @@ def _build(states: Mapping[str, _KeyState], context: Mapping[str, Any], patient_
         draft_orders=draft_orders,
         data_gaps=tuple(gaps),
     )
+
+
+def _full_url(entry: Mapping[str, Any]) -> str | None:
+    full_url = entry.get("fullUrl")
+    return full_url if isinstance(full_url, str) and full_url else None
 
 
 def _sorted(items: list[Any]) -> tuple[Any, ...]:
@@ -360,7 +382,7 @@ class _MedicationIndex:
             self.unresolved.add("?")
             return None
         if target.startswith("#"):
-            for contained in resource.get("contained") or ():
+            for contained in parse.as_list(resource.get("contained")):
                 if (isinstance(contained, Mapping) and contained.get("resourceType") == "Medication"
                         and contained.get("id") == target[1:]):
                     return contained
@@ -379,7 +401,11 @@ def _draft_resources(context: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     bundle = _mapping(draft_orders, "context.draftOrders")
     if bundle.get("resourceType", "Bundle") != "Bundle":
         raise InvalidRequest("context.draftOrders must be a Bundle", field="context.draftOrders")
-    return [entry["resource"] for entry in bundle_entries(bundle)]
+    try:
+        return [entry["resource"] for entry in bundle_entries(bundle)]
+    except MalformedData as malformed:
+        raise InvalidRequest(f"context.draftOrders holds {malformed.detail}",
+                             field="context.draftOrders") from None
 
 
 def _draft_orders(context: Mapping[str, Any], patient_id: str,

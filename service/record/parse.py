@@ -9,6 +9,7 @@ never moves a day ("2024-03-01T23:30:00-05:00" is 2024-03-01).
 from __future__ import annotations
 
 import calendar
+import math
 import re
 from collections.abc import Callable, Mapping
 from datetime import date, timedelta
@@ -48,6 +49,7 @@ _AGE_UNITS: dict[str, Callable[[float], relativedelta]] = {
 }
 _AGE_UNIT_ALIASES = {"year": "a", "years": "a", "yr": "a", "month": "mo", "months": "mo",
                      "week": "wk", "weeks": "wk", "day": "d", "days": "d"}
+MAX_AGE_VALUE = 100_000  # days in ~270 years: anything larger is not an age
 _AGE_NEXT = {"a": relativedelta(years=1), "mo": relativedelta(months=1),
              "wk": relativedelta(weeks=1), "d": relativedelta(days=1)}
 
@@ -124,7 +126,13 @@ def parse_quantity(value: Any) -> Quantity | None:
     number = value.get("value")
     if isinstance(number, bool) or not isinstance(number, int | float):
         return None
-    return Quantity(float(number), _str(value.get("unit")), _str(value.get("system")),
+    try:
+        number = float(number)
+    except OverflowError:  # an integer too large for a float
+        return None
+    if not math.isfinite(number):  # Python's json accepts NaN and Infinity
+        return None
+    return Quantity(number, _str(value.get("unit")), _str(value.get("system")),
                     _str(value.get("code")))
 
 
@@ -216,10 +224,13 @@ def _age_range(birth: DateRange, low: Any, high: Any) -> DateRange | None:
     low_age, high_age = _age(low), _age(high)
     if low_age is None and high_age is None:
         return None
-    if low_age is not None and birth.earliest is not None:
-        earliest = birth.earliest + low_age[0]
-    if high_age is not None and birth.latest is not None:
-        latest = birth.latest + high_age[0] + _AGE_NEXT[high_age[1]] - timedelta(days=1)
+    try:
+        if low_age is not None and birth.earliest is not None:
+            earliest = birth.earliest + low_age[0]
+        if high_age is not None and birth.latest is not None:
+            latest = birth.latest + high_age[0] + _AGE_NEXT[high_age[1]] - timedelta(days=1)
+    except (OverflowError, ValueError):  # an age beyond the calendar: not a usable date
+        return None
     return DateRange(earliest, latest, DateSource.AGE)
 
 
@@ -229,7 +240,7 @@ def _age(value: Any) -> tuple[relativedelta, str] | None:
         return None
     unit = quantity.code or quantity.unit or "a"
     unit = _AGE_UNIT_ALIASES.get(unit.lower(), unit)
-    if unit not in _AGE_UNITS:
+    if unit not in _AGE_UNITS or quantity.value > MAX_AGE_VALUE:
         return None
     return _AGE_UNITS[unit](quantity.value), unit
 
@@ -311,7 +322,9 @@ def parse_observation(
                  or parse_period(resource.get("effectivePeriod"))
                  or parse_date(resource.get("effectiveInstant"))
                  or DateRange.unknown())
-    reference_range = next(iter(_list(resource.get("referenceRange"))), {})
+    reference_range = next(iter(_list(resource.get("referenceRange"))), None)
+    if not isinstance(reference_range, Mapping):
+        reference_range = {}
     return Observation(
         reference=reference_of(resource, full_url),
         codings=codings_of(resource.get("code")),
@@ -373,3 +386,8 @@ def _str(value: Any) -> str | None:
 
 def _list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else []
+
+
+def as_list(value: Any) -> list[Any]:
+    """The value when it is a JSON array, else an empty list (wrong types read as absent)."""
+    return _list(value)
