@@ -1,4 +1,5 @@
-"""SQLite backend (the default): one file in `OSTEOCDS_DATA_DIR`, WAL, synchronous=FULL.
+"""SQLite backend (the default): one file in `OSTEOCDS_DATA_DIR`, WAL, synchronous=FULL
+(NORMAL for issued-card rows: `record_issued_cards`).
 
 Every write runs in `BEGIN IMMEDIATE`, so concurrent writers (threads or gunicorn workers) queue
 on the busy timeout instead of failing, and a transaction that returned is on disk: feedback
@@ -8,7 +9,7 @@ acknowledged with 200 survives `kill -9`.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -39,6 +40,23 @@ class SqliteStore(SqlStore):
         connection.execute("PRAGMA journal_mode = WAL")
         connection.execute("PRAGMA synchronous = FULL")
         return connection
+
+    def record_issued_cards(
+        self,
+        service_id: str,
+        cards: Sequence[Mapping[str, Any]],
+        *,
+        issued_at: datetime | None = None,
+    ) -> int:
+        """Issued-card rows (one write per hook call) commit without an fsync: in WAL mode with
+        synchronous=NORMAL a committed row survives a crash or `kill -9` of the process (only an
+        OS crash or power loss can drop the last rows). Feedback keeps synchronous=FULL."""
+        connection = self._connection()
+        connection.execute("PRAGMA synchronous = NORMAL")
+        try:
+            return super().record_issued_cards(service_id, cards, issued_at=issued_at)
+        finally:
+            connection.execute("PRAGMA synchronous = FULL")
 
     @contextmanager
     def _transaction(self, connection: Any, *, write: bool) -> Iterator[sqlite3.Cursor]:

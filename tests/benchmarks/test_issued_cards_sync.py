@@ -1,0 +1,63 @@
+"""Issued-card rows commit with synchronous=NORMAL (no fsync per hook call); the connection is
+back to FULL afterwards, so feedback stays fsynced, and the rows survive a `kill -9` of the
+writing process (a real child process killed mid-run)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+from service.store.sqlite import SqliteStore
+
+CARD = {"uuid": "", "source": {"label": "x", "topic": {"system": "urn:t", "code": "topic"}}}
+
+
+def test_issued_cards_leave_the_connection_fully_synchronous(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "s.sqlite3")
+    try:
+        store.migrate()
+        card = {**CARD, "uuid": str(uuid.uuid4())}
+        assert store.record_issued_cards("svc", [card]) == 1
+        assert store.pragma("synchronous") == 2  # FULL again
+        assert [c.card_uuid for c in store.iter_issued_cards()] == [card["uuid"]]
+    finally:
+        store.close()
+
+
+WRITER = """
+import sys, time, uuid
+from service.store.sqlite import SqliteStore
+store = SqliteStore(sys.argv[1])
+store.migrate()
+card = {"uuid": sys.argv[2], "source": {"label": "x"}}
+store.record_issued_cards("svc", [card])
+print("written", flush=True)
+time.sleep(60)
+"""
+
+
+def test_issued_cards_survive_kill_9(tmp_path: Path) -> None:
+    path, card_uuid = tmp_path / "k.sqlite3", str(uuid.uuid4())
+    root = Path(__file__).resolve().parents[2]
+    child = subprocess.Popen(
+        [sys.executable, "-c", WRITER, str(path), card_uuid],
+        stdout=subprocess.PIPE, text=True, cwd=root,
+    )
+    try:
+        assert child.stdout is not None
+        assert child.stdout.readline().strip() == "written"
+        os.kill(child.pid, signal.SIGKILL)
+    finally:
+        child.kill()
+        child.wait(timeout=10)
+        if child.stdout is not None:
+            child.stdout.close()
+    store = SqliteStore(path)
+    try:
+        assert [c.card_uuid for c in store.iter_issued_cards()] == [card_uuid]
+    finally:
+        store.close()
