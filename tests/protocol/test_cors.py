@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from tests.conftest import post_json
 from tests.protocol.examples import hook_request, no_cards
 
@@ -53,17 +55,22 @@ def test_disallowed_origin_gets_no_cors_headers() -> None:
     assert not origin_allowed("https://any.example", Settings(profile=Profile.PRODUCTION))
 
 
-def test_disallowed_origin_preflight_has_no_allow_origin(make_app, monkeypatch) -> None:
-    from service.protocol import cors
-
-    app = make_app(cors_allowed_origins=("https://sandbox.cds-hooks.org",))
-    # The development profile allows every origin; check the production rule on the same app.
-    monkeypatch.setattr(cors, "origin_allowed",
-                        lambda origin, settings: origin == "https://sandbox.cds-hooks.org")
-    client = app.test_client()
-    response = preflight(client, "https://evil.example")
-    assert "Access-Control-Allow-Origin" not in response.headers
-    assert "Access-Control-Allow-Headers" not in response.headers
+def test_production_cors_allows_only_configured_origins(make_app, tmp_path) -> None:
+    issuers = tmp_path / "issuers.json"
+    issuers.write_text(json.dumps({"issuers": [
+        {"iss": "https://ehr.example.org", "jwks_url": "https://ehr.example.org/jwks"}]}))
+    client = make_app(profile="production", public_base_url="https://cds.example.org",
+                      trusted_issuers_file=issuers,
+                      cors_allowed_origins=("https://sandbox.cds-hooks.org",)).test_client()
+    allowed = preflight(client, "https://sandbox.cds-hooks.org")
+    assert allowed.headers["Access-Control-Allow-Origin"] == "https://sandbox.cds-hooks.org"
+    assert "Authorization" in allowed.headers["Access-Control-Allow-Headers"]
+    denied = preflight(client, "https://evil.example")
+    assert "Access-Control-Allow-Origin" not in denied.headers
+    assert "Access-Control-Allow-Headers" not in denied.headers
+    # A real call from the disallowed origin (401 without a token) carries no ACAO either.
     response = client.get("/cds-services", headers={"Origin": "https://evil.example"})
-    assert response.status_code == 200
     assert "Access-Control-Allow-Origin" not in response.headers
+    response = client.get("/cds-services", headers={"Origin": "https://sandbox.cds-hooks.org"})
+    assert response.status_code == 401
+    assert response.headers["Access-Control-Allow-Origin"] == "https://sandbox.cds-hooks.org"
