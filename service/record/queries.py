@@ -53,14 +53,29 @@ def observation_code_token(code: str) -> str:
     return code if "|" in code else f"{LOINC_SYSTEM}|{code}"
 
 
-def prefetch_templates(observation_codes: Sequence[str]) -> dict[str, str]:
+def local_code_token(code: str) -> str:
+    """A bare token (any code system) for one local code; refuses separators it would break."""
+    code = code.strip()
+    if not code or any(char in code for char in "|,&=# "):
+        raise ValueError("a local observation code must be a plain code")
+    return code
+
+
+def prefetch_templates(
+    observation_codes: Sequence[str], local_codes: Sequence[str] = ()
+) -> dict[str, str]:
     """The six prefetch templates, keyed by `PREFETCH_KEYS`, in that order.
 
     `observation_codes` are the Observation codes the evaluation reads (from the terminology
     data); duplicates are dropped, order is kept. At least one code is required: an
     Observation search without a code filter would pull every vital sign of the patient.
+    `local_codes` are EHR-local codes without a known system (e.g. "frax-mof-10y"): each is
+    written as a bare token, which FHIR token search matches in any code system. Without them an
+    Observation known only by a local code is neither prefetched nor fetched.
     """
-    tokens = list(dict.fromkeys(observation_code_token(code) for code in observation_codes))
+    tokens = list(dict.fromkeys(
+        [observation_code_token(code) for code in observation_codes]
+        + [local_code_token(code) for code in local_codes]))
     if not tokens:
         raise ValueError("prefetch_templates needs at least one observation code")
     search = f"?patient={PATIENT_ID_PLACEHOLDER}"

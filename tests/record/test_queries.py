@@ -36,3 +36,16 @@ def test_no_code_is_refused(codes: list[str]) -> None:
 
 def test_fill_template() -> None:
     assert fill_template("Condition?patient={{context.patientId}}", "p1") == "Condition?patient=p1"
+
+
+def test_local_codes_are_bare_tokens_after_the_loinc_ones() -> None:
+    templates = prefetch_templates(["38265-5"], local_codes=["frax-mof-10y", "frax-mof-10y"])
+    assert templates["observations"] == (
+        "Observation?patient={{context.patientId}}"
+        "&code=http://loinc.org|38265-5,frax-mof-10y&_sort=-date")
+
+
+@pytest.mark.parametrize("code", ["", "a|b", "a,b", "a&b=c"])
+def test_local_codes_that_would_break_the_query_are_refused(code: str) -> None:
+    with pytest.raises(ValueError, match="plain code"):
+        prefetch_templates(["38265-5"], local_codes=[code])
