@@ -27,6 +27,7 @@ from flask import Flask, current_app, g, request
 
 from service.config import Settings
 from service.errors import RequestLimitExceeded
+from service.protocol.body import share_parsed_body
 from service.security.fhir_servers import check_fhir_server
 
 EXTENSION_KEY = "osteocds.limits"
@@ -90,10 +91,13 @@ def _inspect_body() -> None:
         raise RequestLimitExceeded(
             f"JSON nesting is deeper than {settings.max_json_depth} levels"
         )
+    constants: list[str] = []  # NaN / Infinity: parsed here, refused by the protocol layer
     try:
-        body = json.loads(raw)
+        body = json.loads(raw, parse_constant=lambda name: constants.append(name) or float(name))
     except (ValueError, RecursionError):
         return  # the protocol layer answers malformed JSON
+    if not constants:
+        share_parsed_body(raw, body)
     if not isinstance(body, Mapping):
         return
     _remember_hook_instance(body.get("hookInstance"))
