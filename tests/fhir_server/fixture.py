@@ -88,9 +88,11 @@ class FhirServer:
 
 @contextmanager
 def running_fhir_server(
-    *, token: str | None = None, unsupported: Sequence[str] = ()
+    *, token: str | None = None, unsupported: Sequence[str] = (), delay_ms: int = 0
 ) -> Iterator[FhirServer]:
-    """Start server.js on 127.0.0.1 (port chosen by the OS), wait until ready, stop it after."""
+    """Start server.js on 127.0.0.1 (port chosen by the OS), wait until ready, stop it after.
+
+    `delay_ms` delays every response by that many milliseconds (EHR latency, benchmarks)."""
     node = shutil.which("node")
     if node is None:
         pytest.skip("node is not installed: the real FHIR server tests need Node 20")
@@ -101,6 +103,8 @@ def running_fhir_server(
         command += ["--token", token]
     if unsupported:
         command += ["--unsupported", ",".join(unsupported)]
+    if delay_ms:
+        command += ["--delay-ms", str(int(delay_ms))]
     # stderr goes to a file, so a chatty server never blocks on a full pipe
     errors = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 - closed in the finally below
     process = subprocess.Popen(

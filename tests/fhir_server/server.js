@@ -4,7 +4,7 @@
 // Bundle.link self/next from _count/_offset, entry.fullUrl, POST [type]/_search with a form body,
 // an optional bearer-token check and CORS headers.
 //
-// Usage: node server.js [--token T] [--unsupported Type1,Type2] [--base /fhir]
+// Usage: node server.js [--token T] [--unsupported Type1,Type2] [--base /fhir] [--delay-ms N]
 // Listens on 127.0.0.1, port 0 (the OS picks), and prints one JSON line when ready:
 //   {"port": 43121, "base": "http://127.0.0.1:43121/fhir"}
 'use strict';
@@ -37,10 +37,16 @@ function parseArgs(argv) {
   return out;
 }
 
+// --delay-ms N: every response waits N ms before it is written (the benchmark's EHR latency)
+const DELAY_MS = Math.max(0, Number(args['delay-ms'] || 0));
+
 function send(res, status, body) {
   const text = body === undefined ? '' : JSON.stringify(body);
-  res.writeHead(status, { 'Content-Type': 'application/fhir+json; charset=utf-8', ...cors() });
-  res.end(text);
+  const write = () => {
+    res.writeHead(status, { 'Content-Type': 'application/fhir+json; charset=utf-8', ...cors() });
+    res.end(text);
+  };
+  if (DELAY_MS > 0) setTimeout(write, DELAY_MS); else write();
 }
 
 function cors() {
