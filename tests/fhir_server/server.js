@@ -80,10 +80,12 @@ function capabilityStatement() {
 const SUBJECT_IS_PATIENT = new Set(['Condition', 'Observation', 'MedicationStatement',
   'MedicationRequest', 'MedicationAdministration']);
 
+// The subject filter goes first: the in-memory matcher tests filters in order and stops at the
+// first miss, so other patients' resources are rejected before the (costly) code-list match.
 function patientAsSubject(type, query) {
   if (SUBJECT_IS_PATIENT.has(type) && typeof query.patient === 'string' && query.subject === undefined) {
-    query.subject = query.patient;
-    delete query.patient;
+    const { patient, ...rest } = query;
+    return { subject: patient, ...rest };
   }
   return query;
 }
@@ -177,7 +179,7 @@ async function handle(req, res) {
     return;
   }
   const shownQuery = { ...query };  // Bundle links keep the parameters the client sent
-  if (isSearch) patientAsSubject(type, rewriteBareReferences(query));
+  if (isSearch) query = patientAsSubject(type, rewriteBareReferences(query));
   const fhirRequest = { method, url: `${path}?${queryString(query)}`, body, params: {}, query,
     headers: req.headers };
   const [result, resource] = await router.handleRequest(fhirRequest, repo);

@@ -6,12 +6,15 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from service.config import Settings
 from service.errors import DataUnavailable
+from service.hook_requests import build_hook_request, normalized_resources
 from service.record.gather import gather_record
 from service.record.model import MedicationSourceType
 from tests.fhir_server.fixture import FhirServer, fhir_server, running_fhir_server
@@ -160,13 +163,39 @@ def _synthea_files() -> list[Any]:
     return sorted(support.SYNTHEA_DIR.glob("*.json"))
 
 
-@pytest.mark.parametrize("path", _synthea_files(), ids=lambda p: p.name[:20] if p else "absent")
-def test_synthea_patient_same_record_without_prefetch(path: Any) -> None:
-    # a fresh server per patient: the in-memory store scans every resource on each search
-    bundle = json.loads(path.read_text())
+@pytest.fixture(scope="module")
+def synthea_server() -> Iterator[tuple[FhirServer, dict[Path, dict[str, Any]]]]:
+    """One server holding every Synthea patient under its own ids (PUT: distinct UUIDs).
+
+    Searches stay fast with all of them loaded: the server puts the subject filter first."""
+    bundles = {path: json.loads(path.read_text()) for path in _synthea_files() if path}
     with running_fhir_server() as server:
-        patient_id = server.created_id(server.load(bundle), "Patient")
-        from_server, from_prefetch = _no_prefetch_and_prefetch(server, patient_id, count=40)
+        for bundle in bundles.values():
+            server.load(put_transaction(bundle))
+        yield server, bundles
+
+
+def put_transaction(bundle: dict[str, Any]) -> dict[str, Any]:
+    """The bundle's resources (urn:uuid references rewritten to Type/id) as PUTs on their ids."""
+    return {"resourceType": "Bundle", "type": "transaction", "entry": [
+        {"resource": resource,
+         "request": {"method": "PUT", "url": f"{resource['resourceType']}/{resource['id']}"}}
+        for resource in normalized_resources(bundle)]}
+
+
+@pytest.mark.parametrize("path", _synthea_files(), ids=lambda p: p.name[:20] if p else "absent")
+def test_synthea_patient_same_record_without_prefetch(
+        path: Path, synthea_server: tuple[FhirServer, dict[Path, dict[str, Any]]]) -> None:
+    """No prefetch (pages of 40, following next links) equals the prefetch an EHR builds from
+    its own data (the Synthea bundle, Observations filtered by the template's codes)."""
+    server, bundles = synthea_server
+    bundle = bundles[path]
+    prefetched = build_hook_request("patient-view", bundle, prefetch="full",
+                                    observation_codes=support.observation_codes())
+    patient_id = prefetched["context"]["patientId"]
+    from_server = gather_record(support.hook_request(patient_id, fhir_server=server.base_url),
+                                settings=SETTINGS, templates=support.paged_templates(40))
+    from_prefetch = gather_record(prefetched, settings=SETTINGS, templates=support.TEMPLATES)
     assert from_server == from_prefetch
     assert from_server.patient is not None
     assert from_server.conditions  # every Synthea patient has conditions
