@@ -13,7 +13,19 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from service.errors import InvalidRequest
+
 FEEDBACK_SOURCES = ("ehr", "preview")
+
+
+def _require_real_moment(timestamp: str) -> None:
+    """The schema checks the shape; an impossible moment (month 13, year 0) is a 400."""
+    try:
+        datetime.fromisoformat(timestamp)
+    except ValueError:
+        raise InvalidRequest(
+            "outcomeTimestamp: not a real date and time", field="feedback.outcomeTimestamp"
+        ) from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +46,7 @@ class FeedbackEntry:
         """Parse one validated `feedback[]` item (lenient: reason without system/display)."""
         override = item.get("overrideReason") or {}
         reason = override.get("reason") or {}
+        _require_real_moment(item["outcomeTimestamp"])
         return cls(
             card_uuid=item["card"],
             outcome=item["outcome"],

@@ -238,3 +238,14 @@ def test_open_store_picks_the_backend(tmp_path: Path) -> None:
     assert explicit.path == tmp_path / "other.db"
     with pytest.raises(ConfigurationError, match="OSTEOCDS_DATABASE_URL"):
         open_store(Settings(database_url="mysql://x"))
+
+
+@pytest.mark.parametrize(
+    "timestamp", ["0000-00-00T00:00:00Z", "2026-13-01T00:00:00Z", "2026-02-30T10:00:00+01:00"]
+)
+def test_impossible_outcome_timestamp_is_a_400_not_a_500(client, timestamp: str) -> None:
+    body = {"feedback": [{"card": "c-1", "outcome": "overridden", "outcomeTimestamp": timestamp}]}
+    response = client.post("/cds-services/osteoporosis-patient-view/feedback", json=body)
+    assert response.status_code == 400
+    assert "outcomeTimestamp" in response.get_json()["issue"][0]["diagnostics"]
+    assert timestamp not in response.get_data(as_text=True)
