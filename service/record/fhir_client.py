@@ -10,6 +10,14 @@
 - Bounded pages and entries, next-link loop detection; a `next` link on another origin is rebased
   onto `fhirServer` when its path lies under fhirServer's path, refused otherwise.
 - Retries with backoff only on connection errors and 502/503/504, inside the deadline.
+- Unsupported resource types: when a search's first page fails with 400, 403, 404, 405, 422 or
+  501, the server's CapabilityStatement (`GET [base]/metadata`) is read, once per client (one
+  client per hook call), and only then. A type missing from `rest.resource` is UNSUPPORTED
+  ("no data for that type", said in the card). A 400/404 for a type the statement does list is a
+  failure (412): the search was rejected, the data exists, and dropping it silently could hide a
+  contraindication. Without a usable statement, 400/404 mean UNSUPPORTED (issue 3's rule) and the
+  other statuses fail. Fetching metadata up front on every call would cost a round trip on the
+  common path for a rare case; servers that do support every type never pay for it.
 
 Failures come back as `FetchResult(outcome=FAILED, detail=...)`; `detail` never holds the token,
 a URL or a patient identifier, so the caller may put it in a 412 message.
@@ -35,6 +43,7 @@ from requests.adapters import HTTPAdapter
 from service.config import Settings
 from service.errors import DataUnavailable, InvalidRequest
 from service.record.shape import (
+    RESOURCE_TYPE,
     MalformedData,
     bundle_entries,
     check_resource,
@@ -51,6 +60,8 @@ FIRST_BACKOFF_SECONDS = 0.1
 RETRY_STATUSES = frozenset({502, 503, 504})
 MAX_PARALLEL = 8
 MAX_SESSIONS = 32
+CAPABILITY_CHECKED_STATUSES = frozenset({400, 403, 404, 405, 422, 501})
+UNSUPPORTED_WITHOUT_CAPABILITY = frozenset({400, 404})
 FHIR_JSON = "application/fhir+json"
 
 
@@ -180,6 +191,9 @@ class FhirClient:
         self._token = token
         self._settings = settings
         self._session = session or SESSIONS.get(base_url)
+        self._capability_lock = threading.Lock()
+        self._capability_read = False
+        self._capability: frozenset[str] | None = None
 
     # ---- public -------------------------------------------------------------------------
 
@@ -242,7 +256,7 @@ class FhirClient:
             seen.add(url)
             status, body = self._get(url, deadline)
             pages += 1
-            if status in (400, 404) and pages == 1:
+            if status != 200 and pages == 1 and self._is_unsupported(url, status, deadline):
                 return FetchResult(FetchOutcome.UNSUPPORTED, status=status, pages=pages,
                                    detail="not supported by the FHIR server")
             if status != 200:
@@ -259,6 +273,42 @@ class FhirClient:
                 raise _QueryFailed(f"more than {self._settings.fhir_max_entries} entries", status)
             url = self.resolve(next_link) if next_link else None
         return FetchResult(FetchOutcome.OK, entries, status=status, pages=pages)
+
+    # ---- CapabilityStatement --------------------------------------------------------------
+
+    def supported_types(self, deadline: Deadline) -> frozenset[str] | None:
+        """Resource types the server's CapabilityStatement lists; None when it cannot be read.
+
+        Fetched at most once per client; parallel queries wait for the one fetch."""
+        with self._capability_lock:
+            if not self._capability_read:
+                self._capability_read = True
+                self._capability = self._read_capability(deadline)
+            return self._capability
+
+    def _read_capability(self, deadline: Deadline) -> frozenset[str] | None:
+        try:
+            status, body = self._get(self.resolve("metadata"), deadline)
+        except _QueryFailed:
+            return None
+        return capability_types(body) if status == 200 else None
+
+    def _is_unsupported(self, url: str, status: int, deadline: Deadline) -> bool:
+        """A failed first page means "type not supported" (see the module docstring)."""
+        if status not in CAPABILITY_CHECKED_STATUSES:
+            return False
+        resource_type = self._type_of(url)
+        supported = self.supported_types(deadline) if resource_type else None
+        if supported is None:
+            return status in UNSUPPORTED_WITHOUT_CAPABILITY
+        return resource_type not in supported
+
+    def _type_of(self, url: str) -> str | None:
+        path = urlsplit(url).path
+        if self._base_path and path.startswith(self._base_path + "/"):
+            path = path[len(self._base_path):]
+        first = path.strip("/").split("/", 1)[0]
+        return first if RESOURCE_TYPE.match(first) else None
 
     def resolve(self, link: str) -> str:
         """An absolute URL on fhirServer's origin for a relative query or a (next) link.
@@ -388,6 +438,23 @@ def _socket_of(response: requests.Response) -> Any:
         return sock
     fp = getattr(getattr(response.raw, "_fp", None), "fp", None)
     return getattr(getattr(fp, "raw", None), "_sock", None)
+
+
+def capability_types(body: Any) -> frozenset[str] | None:
+    """The types in CapabilityStatement.rest[mode=server].resource[].type; None when the body is
+    not a CapabilityStatement or lists no resource at all (nothing can be concluded)."""
+    if not isinstance(body, Mapping) or body.get("resourceType") != "CapabilityStatement":
+        return None
+    types: set[str] = set()
+    rests = body.get("rest")
+    for rest in rests if isinstance(rests, list) else ():
+        if not isinstance(rest, Mapping) or rest.get("mode", "server") != "server":
+            continue
+        resources = rest.get("resource")
+        for resource in resources if isinstance(resources, list) else ():
+            if isinstance(resource, Mapping) and isinstance(resource.get("type"), str):
+                types.add(resource["type"])
+    return frozenset(types) or None
 
 
 def _sleep_within(seconds: float, deadline: Deadline) -> bool:

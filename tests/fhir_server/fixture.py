@@ -88,9 +88,13 @@ class FhirServer:
 
 @contextmanager
 def running_fhir_server(
-    *, token: str | None = None, unsupported: Sequence[str] = (), delay_ms: int = 0
+    *, token: str | None = None, unsupported: Sequence[str] = (), delay_ms: int = 0,
+    unsupported_status: int = 404,
 ) -> Iterator[FhirServer]:
     """Start server.js on 127.0.0.1 (port chosen by the OS), wait until ready, stop it after.
+
+    `unsupported` types are left out of /metadata's rest.resource and answer
+    `unsupported_status` (404 by default; 501 or 403 as some EHRs do).
 
     `delay_ms` delays every response by that many milliseconds (EHR latency, benchmarks)."""
     node = shutil.which("node")
@@ -102,7 +106,8 @@ def running_fhir_server(
     if token:
         command += ["--token", token]
     if unsupported:
-        command += ["--unsupported", ",".join(unsupported)]
+        command += ["--unsupported", ",".join(unsupported),
+                    "--unsupported-status", str(int(unsupported_status))]
     if delay_ms:
         command += ["--delay-ms", str(int(delay_ms))]
     # stderr goes to a file, so a chatty server never blocks on a full pipe

@@ -4,7 +4,9 @@
 // Bundle.link self/next from _count/_offset, entry.fullUrl, POST [type]/_search with a form body,
 // an optional bearer-token check and CORS headers.
 //
-// Usage: node server.js [--token T] [--unsupported Type1,Type2] [--base /fhir] [--delay-ms N]
+// Usage: node server.js [--token T] [--unsupported Type1,Type2] [--unsupported-status 404]
+//                       [--base /fhir] [--delay-ms N]
+// Unsupported types are left out of /metadata and answer --unsupported-status (default 404).
 // Listens on 127.0.0.1, port 0 (the OS picks), and prints one JSON line when ready:
 //   {"port": 43121, "base": "http://127.0.0.1:43121/fhir"}
 'use strict';
@@ -19,6 +21,7 @@ const args = parseArgs(process.argv.slice(2));
 const BASE_PATH = (args.base || '/fhir').replace(/\/$/, '');
 const TOKEN = args.token || process.env.FHIR_SERVER_TOKEN || '';
 const UNSUPPORTED = new Set((args.unsupported || '').split(',').filter(Boolean));
+const UNSUPPORTED_STATUS = Number(args['unsupported-status'] || 404);
 const MAX_BODY = 64 * 1024 * 1024;
 const REFERENCE_PARAMS = new Set(['patient', 'subject']);
 
@@ -175,7 +178,7 @@ async function handle(req, res) {
   const type = path.split('/')[1];
   const isSearch = method === 'GET' && path.split('/').filter(Boolean).length === 1;
   if (UNSUPPORTED.has(type)) {
-    send(res, 404, outcome('not-supported', `resource type ${type} is not supported`));
+    send(res, UNSUPPORTED_STATUS, outcome('not-supported', `resource type ${type} is not supported`));
     return;
   }
   const shownQuery = { ...query };  // Bundle links keep the parameters the client sent

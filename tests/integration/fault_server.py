@@ -2,9 +2,10 @@
 
 `http://127.0.0.1:<port>/<mode>` is a fhirServer base URL whose every request misbehaves:
 stall (headers, then a body that never comes), drip (one byte every 0.2 s), silent (accepts and
-never answers), status-500, status-401, status-503, garbage (200, not JSON), patient (200, a
-Patient where a Bundle is expected), endless (a new next link on every page), repeat (next link
-to itself), foreign-next (next link on another origin and path), redirect (302 to another host).
+never answers), status-500, status-401, status-403, status-503, garbage (200, not JSON),
+patient (200, a Patient where a Bundle is expected), endless (a new next link on every page),
+repeat (next link to itself), foreign-next (next link on another origin and path), redirect
+(302 to another host).
 """
 
 from __future__ import annotations
@@ -67,6 +68,9 @@ class _Handler(StreamRequestHandler):
 
     def mode_silent(self, path: str) -> None:
         self._hold()
+
+    def mode_status_403(self, path: str) -> None:
+        self._send(403, b'{"resourceType": "OperationOutcome"}')
 
     def mode_status_500(self, path: str) -> None:
         self._send(500, b'{"resourceType":"OperationOutcome"}')
