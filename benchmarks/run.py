@@ -1,0 +1,156 @@
+"""`make bench`: the service against a bare Flask baseline, in the same run, on loopback.
+
+Both run under gunicorn with the same worker settings; wrk drives them alternately at each
+concurrency; the report gives req/s, p50, p99 and server CPU ms per request for each, and the
+ratios service / baseline. Figures from one machine are only comparable within one run.
+
+    python benchmarks/run.py [--seconds 10] [--concurrency 1 8 32] [--workers 2] [--threads 4]
+                             [--skip-jwt] [--skip-fhir] [--json results.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from dataclasses import asdict
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks import bodies, jwt_load
+from benchmarks.harness import LoadResult, Server, free_port, resident_mb, run_wrk
+
+SERVICE_PATH = {
+    "patient-view": "/cds-services/osteoporosis-patient-view",
+    "order-select": "/cds-services/osteoporosis-order-select",
+}
+
+
+def gunicorn_baseline(workers: int, threads: int) -> Server:
+    port = free_port()
+    argv = [
+        sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}",
+        "--workers", str(workers), "--threads", str(threads), "--worker-class", "gthread",
+        "--chdir", str(Path(__file__).resolve().parent), "--log-level", "warning",
+        "baseline_app:app",
+    ]
+    return Server("baseline", argv, {}, port)
+
+
+def osteocds_server(workers: int, threads: int, extra_env: dict[str, str] | None = None,
+                    dev: bool = True) -> Server:
+    port = free_port()
+    argv = [
+        sys.executable, "-m", "service.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
+        "--workers", str(workers), "--threads", str(threads),
+    ]
+    if dev:
+        argv.append("--dev")
+    return Server("osteocds", argv, extra_env or {}, port)
+
+
+def print_table(results: list[LoadResult]) -> None:
+    header = f"{'scenario':<28}{'c':>4}  {'server':<10}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}"
+    print(header + f"{'cpu ms/req':>12}{'errors':>8}")
+    for r in results:
+        print(
+            f"{r.scenario:<28}{r.concurrency:>4}  {r.server:<10}{r.requests_per_second:>9.0f}"
+            f"{r.p50_ms:>9.2f}{r.p99_ms:>9.2f}{r.cpu_ms_per_request:>12.2f}{r.errors:>8}"
+        )
+
+
+def print_ratios(results: list[LoadResult]) -> list[dict[str, object]]:
+    """Service / baseline for each (scenario, concurrency) pair measured in this run."""
+    by_key = {(r.scenario, r.concurrency, r.server): r for r in results}
+    ratios = []
+    print(f"\n{'scenario':<28}{'c':>4}  {'throughput x':>13}{'p99 x':>8}{'cpu x':>8}")
+    for (scenario, concurrency, server), service in sorted(by_key.items()):
+        baseline = by_key.get((scenario, concurrency, "baseline"))
+        if server != "osteocds" or baseline is None:
+            continue
+        ratio = {
+            "scenario": scenario,
+            "concurrency": concurrency,
+            "throughput": service.requests_per_second / baseline.requests_per_second,
+            "p99": service.p99_ms / baseline.p99_ms,
+            "cpu": service.cpu_ms_per_request / baseline.cpu_ms_per_request,
+        }
+        ratios.append(ratio)
+        print(f"{scenario:<28}{concurrency:>4}  {ratio['throughput']:>13.2f}"
+              f"{ratio['p99']:>8.2f}{ratio['cpu']:>8.2f}")
+    return ratios
+
+
+def prefetch_path(args: argparse.Namespace, workdir: Path) -> tuple[list[LoadResult], dict]:
+    scenarios = bodies.write_bodies(workdir)
+    baseline = gunicorn_baseline(args.workers, args.threads)
+    service = osteocds_server(args.workers, args.threads)
+    results: list[LoadResult] = []
+    try:
+        baseline.start()
+        service.start()
+        startup = {
+            "service_ready_seconds": round(service.ready_seconds, 2),
+            "baseline_ready_seconds": round(baseline.ready_seconds, 2),
+        }
+        for scenario in scenarios:
+            for concurrency in scenario.concurrencies(args.concurrency):
+                for server in (baseline, service):
+                    results.append(run_wrk(
+                        server, scenario=scenario.name, path=SERVICE_PATH[scenario.hook],
+                        body_file=scenario.body_file, concurrency=concurrency,
+                        seconds=args.seconds,
+                    ))
+        startup["service_worker_rss_mb"] = [round(resident_mb(p), 1) for p in service.worker_pids()]
+        startup["baseline_worker_rss_mb"] = [
+            round(resident_mb(p), 1) for p in baseline.worker_pids()
+        ]
+    finally:
+        baseline.stop()
+        service.stop()
+    return results, startup
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 32])
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--skip-jwt", action="store_true")
+    parser.add_argument("--skip-fhir", action="store_true")
+    parser.add_argument("--skip-prefetch", action="store_true",
+                        help="skip the prefetch-path comparison (JWT and FHIR parts only)")
+    parser.add_argument("--fhir-delay-ms", type=int, default=50,
+                        help="latency added to every FHIR server response (50)")
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    args = parser.parse_args(argv)
+
+    report: dict[str, object] = {"settings": {k: str(v) for k, v in vars(args).items()}}
+    with tempfile.TemporaryDirectory(prefix="osteocds-bench-") as tmp:
+        workdir = Path(tmp)
+        if not args.skip_prefetch:
+            print("== Prefetch path: service vs bare Flask baseline (same run) ==")
+            results, startup = prefetch_path(args, workdir)
+            print_table(results)
+            report["prefetch"] = [asdict(r) for r in results]
+            report["ratios"] = print_ratios(results)
+            report["startup"] = startup
+            print(f"\nstart-up and memory: {json.dumps(startup)}")
+        if not args.skip_jwt:
+            print("\n== Production profile: JWT verification cost ==")
+            report["jwt"] = jwt_load.measure(args, workdir, osteocds_server)
+        if not args.skip_fhir:
+            from benchmarks import fhir_path
+
+            print("\n== FHIR path: no prefetch, real FHIR server with added latency ==")
+            report["fhir"] = fhir_path.measure(args, workdir, osteocds_server)
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
