@@ -1,0 +1,67 @@
+"""The benchmark machinery: wrk output parsing, and one short real run of `benchmarks/run.py`
+(service and bare-Flask baseline under gunicorn, driven by wrk) bounded well under a minute."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from benchmarks.harness import parse_wrk
+
+ROOT = Path(__file__).resolve().parents[2]
+
+WRK_OUTPUT = """Running 1s test @ http://127.0.0.1:41234/cds-services/osteoporosis-patient-view
+  1 threads and 1 connections
+  Thread Stats   Avg      Stdev     Max   +/- Stdev
+    Latency     9.12ms    1.01ms  14.20ms   80.00%
+  Latency Distribution
+     50%    8.95ms
+     75%    9.40ms
+     90%   10.10ms
+     99%    1.20s
+  109 requests in 1.00s, 700.12KB read
+  Socket errors: connect 0, read 1, write 0, timeout 2
+  Non-2xx or 3xx responses: 4
+Requests/sec:    108.91
+Transfer/sec:    699.00KB
+"""
+
+
+def test_parse_wrk_reads_counts_rates_and_percentiles_in_ms() -> None:
+    total, errors, rate, p50, p99 = parse_wrk(WRK_OUTPUT)
+    assert (total, errors, rate) == (109, 7, 108.91)
+    assert p50 == pytest.approx(8.95)
+    assert p99 == pytest.approx(1200.0)  # seconds converted
+
+
+def test_parse_wrk_microseconds() -> None:
+    text = WRK_OUTPUT.replace("50%    8.95ms", "50%  850.00us")
+    assert parse_wrk(text)[3] == pytest.approx(0.85)
+
+
+@pytest.mark.timeout(120)
+def test_a_short_bench_run_measures_both_servers(tmp_path: Path) -> None:
+    if shutil.which("wrk") is None:
+        pytest.skip("wrk is not installed (make system-deps installs it)")
+    report = tmp_path / "bench.json"
+    subprocess.run(
+        [sys.executable, "benchmarks/run.py", "--seconds", "1", "--concurrency", "1",
+         "--workers", "1", "--threads", "2", "--skip-jwt", "--skip-fhir", "--json", str(report)],
+        cwd=ROOT, check=True, timeout=110, capture_output=True,
+    )
+    results = json.loads(report.read_text())
+    measured = {(r["scenario"], r["server"]) for r in results["prefetch"]}
+    for scenario in ("patient-view-50", "order-select-50", "patient-view-500"):
+        assert {(scenario, "baseline"), (scenario, "osteocds")} <= measured
+    for result in results["prefetch"]:
+        assert result["requests"] > 0
+        assert result["errors"] == 0, result  # every service answer was a 200
+        assert result["cpu_ms_per_request"] > 0
+    assert {r["scenario"] for r in results["ratios"]} == {
+        "patient-view-50", "order-select-50", "patient-view-500"}
+    assert results["startup"]["service_worker_rss_mb"]
