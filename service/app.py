@@ -24,7 +24,7 @@ from service.protocol.metrics import install_metrics
 from service.protocol.routes import blueprint, health
 from service.protocol.services import ServiceRegistry, build_service_definitions
 from service.protocol.state import EXTENSION_KEY, ProtocolState
-from service.record.queries import prefetch_templates
+from service.record.queries import service_templates
 from service.store import open_store
 
 
@@ -41,7 +41,7 @@ def create_app(
     check_settings(settings)
     validation.compile_all()
     knowledge = load_knowledge()
-    templates = prefetch_templates(knowledge.prefetch_observation_codes())
+    templates = service_templates(knowledge)
     registry = ServiceRegistry(build_service_definitions(templates))
     store = open_store(settings)
     store.migrate()

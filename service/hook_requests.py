@@ -52,6 +52,7 @@ def build_hook_request(
     selections: Sequence[str] | None = None,
     prefetch: PrefetchMode | Collection[str] = "full",
     observation_codes: Sequence[str] | None = None,
+    local_observation_codes: Sequence[str] = (),
     fhir_server: str | None = None,
     fhir_authorization: Mapping[str, Any] | None = None,
     user_id: str = DEFAULT_USER_ID,
@@ -66,7 +67,8 @@ def build_hook_request(
     - `selections`: order-select `context.selections`; default: every draft order.
     - `prefetch`: `"full"` (all six keys), `"none"` (no `prefetch` at all) or the keys to send.
     - `observation_codes`: when given, the `observations` key holds only Observations with these
-      codes (bare codes are LOINC), as the discovery template asks; otherwise every Observation.
+      codes (bare codes are LOINC), or with one of `local_observation_codes` in any code system,
+      as the discovery template asks; otherwise every Observation.
     - `fhir_server` / `fhir_authorization`: the EHR's FHIR base URL and the token object
       (`fhir_authorization(...)`); `fhirAuthorization` needs `fhirServer`.
     - `draft_bundle_type=None` omits `draftOrders.type`, as the CDS Hooks Sandbox does.
@@ -100,7 +102,9 @@ def build_hook_request(
     request["context"] = context
     keys = _prefetch_keys(prefetch)
     if keys:
-        request["prefetch"] = _prefetch_from(resources, patient_id, keys, observation_codes)
+        request["prefetch"] = _prefetch_from(
+            resources, patient_id, keys, observation_codes, local_observation_codes
+        )
     return request
 
 
@@ -109,11 +113,14 @@ def build_prefetch(
     keys: Iterable[str] = PREFETCH_KEYS,
     *,
     observation_codes: Sequence[str] | None = None,
+    local_observation_codes: Sequence[str] = (),
 ) -> dict[str, Any]:
     """The prefetch object for `keys`: the Patient resource (or `null` when the bundle has none)
     and one `searchset` Bundle per search key (no `entry` when nothing matches)."""
     resources = normalized_resources(bundle)
-    return _prefetch_from(resources, patient_id_of(resources), list(keys), observation_codes)
+    return _prefetch_from(
+        resources, patient_id_of(resources), list(keys), observation_codes, local_observation_codes
+    )
 
 
 def draft_orders_bundle(
@@ -236,6 +243,7 @@ def _prefetch_from(
     patient_id: str,
     keys: Sequence[str],
     observation_codes: Sequence[str] | None,
+    local_observation_codes: Sequence[str] = (),
 ) -> dict[str, Any]:
     prefetch: dict[str, Any] = {}
     for key in keys:
@@ -252,7 +260,8 @@ def _prefetch_from(
         if key == OBSERVATIONS:
             if observation_codes is not None:
                 tokens = {observation_code_token(code) for code in observation_codes}
-                matches = [r for r in matches if _has_code_token(r, tokens)]
+                local = set(local_observation_codes)
+                matches = [r for r in matches if _has_code_token(r, tokens, local)]
             matches.sort(key=_observation_date, reverse=True)
         included = _referenced_medications(matches, resources) if key in _MEDICATION_KEYS else []
         prefetch[key] = searchset(matches, included=included)
@@ -289,11 +298,14 @@ def _refers_to_patient(resource: Mapping[str, Any], patient_id: str) -> bool:
     return False
 
 
-def _has_code_token(resource: Mapping[str, Any], tokens: set[str]) -> bool:
+def _has_code_token(resource: Mapping[str, Any], tokens: set[str], local: set[str]) -> bool:
+    """Matches as a FHIR token search would: `system|code`, or a bare local code in any system."""
     code = resource.get("code")
     codings = code.get("coding") if isinstance(code, Mapping) else None
     for coding in codings or ():
-        if isinstance(coding, Mapping) and f"{coding.get('system')}|{coding.get('code')}" in tokens:
+        if not isinstance(coding, Mapping):
+            continue
+        if f"{coding.get('system')}|{coding.get('code')}" in tokens or coding.get("code") in local:
             return True
     return False
 

@@ -14,8 +14,8 @@ from typing import Any
 
 from service.config import Settings
 from service.errors import DataUnavailable
+from service.record import queries
 from service.record.fhir_client import Deadline, FetchOutcome, FhirClient
-from service.record.queries import fill_template, prefetch_templates
 
 EXIT_OK, EXIT_PROBLEM, EXIT_USAGE = 0, 1, 2
 FHIR_ID = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
@@ -35,7 +35,7 @@ def service_templates() -> dict[str, str]:
     """The service's own templates (Observation codes from the knowledge data)."""
     from service.knowledge import load_knowledge  # the same loader create_app uses
 
-    return prefetch_templates(load_knowledge().prefetch_observation_codes())
+    return queries.service_templates(load_knowledge())
 
 
 def run(args: argparse.Namespace) -> int:
@@ -52,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
     problems = 0
     print(f"{'query':<28}{'status':>8}{'entries':>9}{'pages':>7}{'seconds':>9}  result")
     for key, template in service_templates().items():
-        result = client.run(fill_template(template, args.patient),
+        result = client.run(queries.fill_template(template, args.patient),
                             Deadline(settings.fhir_deadline_seconds))
         if result.outcome in (FetchOutcome.FAILED, FetchOutcome.NOT_FOUND):
             problems += 1

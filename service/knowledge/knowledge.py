@@ -288,10 +288,12 @@ class Knowledge:
         self._local_codes: dict[str, str] = {}
         self._text_patterns: list[tuple[re.Pattern[str], str]] = []
         self._prefetch: list[str] = []
+        self._prefetch_local: list[str] = []
         for kind in data.observations:
             for loinc in kind.loinc:
                 self._loinc[loinc.code] = (kind.id, loinc.site)
                 self._prefetch.append(loinc.code)
+            self._prefetch_local.extend(kind.local_codes)
             self._rejected_loinc.update(r.code for r in kind.rejected_loinc)
             self._local_codes.update({c.lower(): kind.id for c in kind.local_codes})
             self._text_patterns.extend(
@@ -354,6 +356,11 @@ class Knowledge:
     def prefetch_observation_codes(self) -> tuple[str, ...]:
         """LOINC codes for the Observation prefetch, in data order, without duplicates."""
         return tuple(dict.fromkeys(self._prefetch))
+
+    def prefetch_local_observation_codes(self) -> tuple[str, ...]:
+        """EHR-local codes (any code system) the Observation prefetch also asks for, e.g. FRAX
+        results an EHR stores under its own code; results known only by text cannot be searched."""
+        return tuple(dict.fromkeys(self._prefetch_local))
 
     def match_value_set(self, value_set: str, codings: Iterable[Coding]) -> CodeMatch | None:
         """The first coding that belongs to `value_set` (codes, VSAC expansions, prefixes)."""

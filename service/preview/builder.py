@@ -98,6 +98,7 @@ def build(choices: Mapping[str, Any], policy: PreviewPolicy, settings: Settings)
             draft_orders=draft_orders,
             prefetch="full" if prefetch else "none",
             observation_codes=knowledge.prefetch_observation_codes(),
+            local_observation_codes=knowledge.prefetch_local_observation_codes(),
             fhir_server=fhir_server,
             fhir_authorization=_authorization(token, bundle) if token else None,
             user_id=PREVIEW_USER_ID,

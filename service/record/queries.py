@@ -14,6 +14,7 @@ string in another code system; every FHIR R4 server supports `system|code` on to
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Protocol
 
 LOINC_SYSTEM = "http://loinc.org"
 PATIENT_ID_PLACEHOLDER = "{{context.patientId}}"
@@ -87,6 +88,24 @@ def prefetch_templates(
         MEDICATION_ADMINISTRATIONS: f"MedicationAdministration{search}",
         OBSERVATIONS: f"Observation{search}&code={','.join(tokens)}&_sort=-date",
     }
+
+
+class ObservationCodeSource(Protocol):
+    """What the templates need from the knowledge data (`service.knowledge.Knowledge`)."""
+
+    def prefetch_observation_codes(self) -> tuple[str, ...]: ...
+
+    def prefetch_local_observation_codes(self) -> tuple[str, ...]: ...
+
+
+def service_templates(knowledge: ObservationCodeSource) -> dict[str, str]:
+    """The service's six templates: LOINC and EHR-local Observation codes from the knowledge data.
+
+    Discovery, the FHIR fallback, `check-fhir-server` and the benchmark all use this one function.
+    """
+    return prefetch_templates(
+        knowledge.prefetch_observation_codes(), knowledge.prefetch_local_observation_codes()
+    )
 
 
 def fill_template(template: str, patient_id: str) -> str:

@@ -53,7 +53,6 @@ ORDER_SCENARIOS = [
 # EHR-local code is neither prefetched (by an EHR following the template) nor fetched. Both paths
 # still agree. Passing `observations.json` local_codes as `prefetch_templates(codes, local_codes)`
 # closes the gap (test_local_codes_fetch_the_local_frax below); then this entry must go.
-TEMPLATE_GAPS = {"p16": "romosozumab-proposal"}  # FRAX 32 % under urn:example-ehr:cds codes
 SERVICE = {"patient-view": "/cds-services/osteoporosis-patient-view",
            "order-select": "/cds-services/osteoporosis-order-select"}
 
@@ -123,9 +122,10 @@ def headline(cards: list[dict]) -> list[tuple[str, str, str]]:
 def both_ways(app: Flask, server: FhirServer, hook: str, persona: str,
               **draft: Any) -> tuple[tuple[list, PatientRecord], tuple[list, PatientRecord]]:
     bundle = fhir_fixtures.render_persona(persona, AS_OF)
-    full = build_hook_request(hook, bundle, prefetch="full",
-                              observation_codes=protocol_state(app).knowledge
-                              .prefetch_observation_codes(), **draft)
+    knowledge = protocol_state(app).knowledge
+    full = build_hook_request(
+        hook, bundle, prefetch="full", observation_codes=knowledge.prefetch_observation_codes(),
+        local_observation_codes=knowledge.prefetch_local_observation_codes(), **draft)
     none = build_hook_request(hook, bundle, prefetch="none", fhir_server=server.base_url,
                               **draft)
     return call(app, hook, full), call(app, hook, none)
@@ -140,7 +140,6 @@ def test_patient_view_same_cards_and_record_without_prefetch(
     assert fetched_cards == full_cards  # detail, links and suggestions too
     assert fetched_record == full_record
     expected_topics = set(EXPECTED["personas"][persona]["hooks"]["patient-view"]["topics"])
-    expected_topics.discard(TEMPLATE_GAPS.get(persona, ""))
     assert {topic for topic, _, _ in headline(fetched_cards)} == expected_topics
 
 

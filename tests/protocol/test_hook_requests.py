@@ -92,3 +92,18 @@ def test_builder_refuses_nonsense() -> None:
     with pytest.raises(ValueError, match="unknown prefetch"):
         hook_requests.build_hook_request("patient-view", small_patient_bundle(),
                                          prefetch=["patients"])
+
+
+def test_prefetch_filter_keeps_observations_with_a_local_code_in_any_system() -> None:
+    bundle = small_patient_bundle()
+    frax = {"resourceType": "Observation", "id": "frax-local", "status": "final",
+            "code": {"coding": [{"system": "urn:example-ehr:cds", "code": "frax-mof-10y"}]},
+            "subject": {"reference": f"Patient/{bundle['entry'][0]['resource']['id']}"},
+            "valueQuantity": {"value": 32, "unit": "%"}}
+    bundle["entry"].append({"resource": frax})
+    without = hook_requests.build_prefetch(bundle, observation_codes=["38267-1"])
+    with_local = hook_requests.build_prefetch(
+        bundle, observation_codes=["38267-1"], local_observation_codes=["frax-mof-10y"])
+    ids = lambda prefetch: {e["resource"]["id"] for e in prefetch["observations"].get("entry", [])}  # noqa: E731
+    assert "frax-local" not in ids(without)
+    assert "frax-local" in ids(with_local)

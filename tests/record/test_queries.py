@@ -49,3 +49,15 @@ def test_local_codes_are_bare_tokens_after_the_loinc_ones() -> None:
 def test_local_codes_that_would_break_the_query_are_refused(code: str) -> None:
     with pytest.raises(ValueError, match="plain code"):
         prefetch_templates(["38265-5"], local_codes=[code])
+
+
+def test_service_templates_ask_for_local_frax_codes_from_the_knowledge_data() -> None:
+    from service.knowledge import load_knowledge
+    from service.record.queries import OBSERVATIONS, service_templates
+
+    knowledge = load_knowledge()
+    template = service_templates(knowledge)[OBSERVATIONS]
+    assert knowledge.prefetch_local_observation_codes()  # FRAX local codes are in the data
+    for local in knowledge.prefetch_local_observation_codes():
+        assert f",{local}," in template.replace("&", ",")
+    assert "http://loinc.org|90265-0" in template
