@@ -40,6 +40,7 @@ from urllib.parse import urljoin, urlsplit, urlunsplit
 import requests
 from requests.adapters import HTTPAdapter
 
+from service import telemetry
 from service.config import Settings
 from service.errors import DataUnavailable, InvalidRequest
 from service.record.shape import (
@@ -210,9 +211,12 @@ class FhirClient:
                        for key, query in jobs.items()}
             wait_futures(futures.values(), timeout=max(deadline.remaining(), 0),
                          return_when=FIRST_EXCEPTION)
-            return {key: self._collect(future) for key, future in futures.items()}
+            results = {key: self._collect(future) for key, future in futures.items()}
         finally:
             executor.shutdown(wait=False, cancel_futures=True)
+        for key, result in results.items():
+            telemetry.observe_fhir_query(jobs[key], result.outcome.value, result.seconds)
+        return results
 
     def run(self, query: str, deadline: Deadline) -> FetchResult:
         """One query (a read or a search with its pages), timed."""

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
+from service import telemetry
 from service.config import Settings
 from service.errors import DataUnavailable, ForeignPatientData, InvalidRequest
 from service.record import parse
@@ -89,6 +90,7 @@ def gather_record(
     deadline = Deadline(settings.fhir_deadline_seconds)
     states = {key: _classify(key, prefetch.get(key, _ABSENT)) for key in templates}
     client = _client_if_possible(request, settings, fhir_client_factory)
+    _count_sources(states, fetching=client is not None)
     _complete(states, templates, patient_id, client, deadline)
     for key, state in states.items():
         _check_subjects(key, state.entries, patient_id, request.get("fhirServer"))
@@ -186,6 +188,16 @@ def _classify(key: str, value: Any) -> _KeyState:
     raise InvalidRequest(f"prefetch {key} holds a {type_name(resource_type)} where a "
                          f"{KEY_RESOURCE_TYPES[key]} {'resource' if key == PATIENT else 'Bundle'}"
                          " was expected", field=f"prefetch.{key}")
+
+
+def _count_sources(states: Mapping[str, _KeyState], *, fetching: bool) -> None:
+    """Metrics: per key, whether the EHR's prefetch answered it or the service had to fetch."""
+    for key, state in states.items():
+        if state.kind in (_Kind.DATA, _Kind.NO_DATA):
+            source = "prefetch"
+        else:
+            source = "fhir" if fetching else "missing"
+        telemetry.observe_prefetch(key, source, known_keys=states)
 
 
 def _complete(

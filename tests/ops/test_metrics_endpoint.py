@@ -5,14 +5,18 @@ from __future__ import annotations
 
 import re
 import uuid
+from datetime import date
 from typing import Any
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+import fhir_fixtures
 from service import telemetry
+from service.hook_requests import build_hook_request
 from service.protocol.metrics import install_metrics
 from tests.conftest import post_json
+from tests.fhir_server.fixture import fhir_server  # noqa: F401 (fixture)
 from tests.protocol.examples import hook_request
 
 SERVICE = "osteoporosis-patient-view"
@@ -118,3 +122,38 @@ def test_every_label_value_is_a_short_token(metered):
     for (_, labels), _ in samples(metered).items():
         for _, label_value in labels:
             assert re.fullmatch(r"[A-Za-z0-9._/<>+-]{1,64}|\+Inf|[0-9.e+-]+", label_value), labels
+
+
+def test_a_hook_call_counts_its_fhir_queries_and_prefetch_sources(make_app, monkeypatch,
+                                                                  fhir_server):  # noqa: F811
+    """The record layer reports to the metrics: no prefetch -> six fetched keys and their queries;
+    full prefetch -> six prefetch hits and no query."""
+    monkeypatch.delenv(telemetry.MULTIPROC_ENV, raising=False)
+    app = make_app()
+    install_metrics(app)
+    client = app.test_client()
+    as_of = date(2026, 6, 15)
+    fhir_server.load(fhir_fixtures.render_transaction("p01", as_of))
+    bundle = fhir_fixtures.render_persona("p01", as_of)
+    before = samples(client)
+    fetched = build_hook_request("patient-view", bundle, prefetch="none",
+                                 fhir_server=fhir_server.base_url)
+    assert post_json(client, f"/cds-services/{SERVICE}", fetched).status_code == 200
+    middle = samples(client)
+    assert post_json(client, f"/cds-services/{SERVICE}",
+                     build_hook_request("patient-view", bundle)).status_code == 200
+    after = samples(client)
+
+    def delta(start, end, name: str, **labels: str) -> float:
+        return value(end, name, **labels) - value(start, name, **labels)
+
+    for key in ("patient", "conditions", "medicationStatements", "medicationRequests",
+                "medicationAdministrations", "observations"):
+        assert delta(before, middle, "osteocds_prefetch_keys_total", key=key, source="fhir") == 1
+        assert delta(middle, after, "osteocds_prefetch_keys_total", key=key,
+                     source="prefetch") == 1
+    for resource_type in ("Patient", "Condition", "Observation", "MedicationRequest"):
+        assert delta(before, middle, "osteocds_fhir_queries_total",
+                     resource_type=resource_type, outcome="ok") >= 1
+    assert delta(middle, after, "osteocds_fhir_queries_total", resource_type="Condition",
+                 outcome="ok") == 0
