@@ -75,7 +75,7 @@ def switch(ctx: CardContext) -> dict[str, Any] | None:
     suggestions = follow_on_suggestions(ctx, note, REBOUND_AGENTS, replacing=switching)
     sections = [
         fmt.section(wording.H_DENOSUMAB, [*_last_dose_lines(ctx), *(
-            f"Draft order: {fmt.drug_name(o.drug)} ({o.reference})" for o in switching)]),
+            f"Draft order: {fmt.drug_name(o.drug)}" for o in switching)]),
         wording.DMAB_SWITCH_TEXT,
         wording.DMAB_REBOUND_TEXT,
         not_offered_section(ctx, REBOUND_AGENTS),

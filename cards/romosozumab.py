@@ -56,15 +56,19 @@ def cardiovascular_lines(ctx: CardContext) -> list[str]:
 
 
 def calcium_lines(ctx: CardContext) -> list[str]:
+    """The calcium check, each fact once: the evaluation's note is added only when the lines do
+    not already say it (no calcium in 12 months is HYPO_UNKNOWN's own sentence)."""
     hypo = ctx.assessment.hypocalcemia
     if hypo.status is Status.MET:
         lines = [wording.HYPO_LOW, *(f"  {fmt.evidence_line(e)}" for e in hypo.evidence)]
+    elif hypo.status is Status.UNKNOWN and not hypo.evidence:
+        return [wording.HYPO_UNKNOWN]
     elif hypo.status is Status.UNKNOWN:
-        lines = [wording.HYPO_UNKNOWN]
+        lines = [wording.HYPO_UNJUDGED, *(f"  {fmt.evidence_line(e)}" for e in hypo.evidence)]
     else:
         latest = [fmt.evidence_line(e)[2:] for e in hypo.evidence[:1]]
         lines = [f"{wording.HYPO_OK} {'; '.join(latest)}".strip()]
-    if hypo.note:
+    if hypo.note and not any(hypo.note.lower() in line.lower() for line in lines):
         lines.append(hypo.note)
     return lines
 
@@ -273,9 +277,18 @@ def not_indicated(ctx: CardContext) -> dict[str, Any]:
         _alternatives_section(ctx, wording.ALTERNATIVES_ROMOSOZUMAB),
         gaps_section(ctx),
     ]
-    return make_card(ctx, "romosozumab-not-indicated", summary=wording.S_NOT_INDICATED,
+    summary = wording.S_NOT_INDICATED_BY_REASON.get(population.reason or "",
+                                                    wording.S_NOT_INDICATED)
+    return make_card(ctx, "romosozumab-not-indicated", summary=summary,
                      indicator="warning", sections=sections, citation_ids=population.citations,
                      suggestions=_block_suggestions(ctx))
+
+
+def other_agents_text(ctx: CardContext) -> str:
+    """Why romosozumab is not for this patient (their own reason), then the agents' lead-in."""
+    reason = ctx.assessment.population.reason or ""
+    why = wording.WHY_NOT_ROMOSOZUMAB.get(reason, wording.WHY_NOT_ROMOSOZUMAB_FALLBACK)
+    return wording.OTHER_AGENTS_TEXT.format(why=why)
 
 
 def other_agents(ctx: CardContext) -> dict[str, Any]:
@@ -285,7 +298,7 @@ def other_agents(ctx: CardContext) -> dict[str, Any]:
     sections = [
         criteria_section(ctx),
         fmt.section("**Why not romosozumab**", population_lines),
-        fmt.section(wording.H_OPTIONS, [f"{wording.OTHER_AGENTS_TEXT} {fmt.names_list(names)}."]),
+        fmt.section(wording.H_OPTIONS, [f"{other_agents_text(ctx)} {fmt.names_list(names)}."]),
         not_offered_section(ctx, wording.ALTERNATIVES_ROMOSOZUMAB),
         wording.NOT_INDICATED_TEXT,
         gaps_section(ctx),

@@ -92,6 +92,35 @@ S_CV_CONTRA_ADVISORY = "Romosozumab not advised: {event} ({date})"
 S_HYPO_ORDERED = "Romosozumab contraindicated: low calcium {value}; correct before any dose"
 S_HYPO_ADVISORY = "Romosozumab not advised until low calcium is corrected ({value})"
 S_NOT_INDICATED = "Romosozumab not indicated: the label covers postmenopausal women only"
+# The patient's own reason (evaluation `PopulationReason` values); S_NOT_INDICATED is the fallback.
+S_NOT_INDICATED_BY_REASON: dict[str, str] = {
+    "male": (
+        "Romosozumab not indicated: the patient is a man; the label covers postmenopausal women"
+    ),
+    "premenopausal": (
+        "Romosozumab not indicated: the patient is premenopausal; the label covers postmenopausal "
+        "women"
+    ),
+    "no-osteoporosis": (
+        "Romosozumab not indicated: no osteoporosis documented (diagnosis, fragility fracture or "
+        "T-score <= -2.5)"
+    ),
+    "sex-unknown": "Romosozumab: labelled population not confirmed (sex not recorded as female)",
+    "menopause-unknown": (
+        "Romosozumab: labelled population not confirmed (menopausal status unknown)"
+    ),
+    "no-patient": "Romosozumab: labelled population not confirmed (no patient demographics)",
+}
+# Why romosozumab is not for this patient, inside OTHER_AGENTS_TEXT.
+WHY_NOT_ROMOSOZUMAB: dict[str, str] = {
+    "male": "a man; labelled for postmenopausal women",
+    "premenopausal": "premenopausal; labelled for postmenopausal women",
+    "no-osteoporosis": "no osteoporosis diagnosis, fragility fracture or T-score <= -2.5 recorded",
+    "sex-unknown": "sex not recorded as female; labelled for postmenopausal women",
+    "menopause-unknown": "menopausal status unknown; labelled for postmenopausal women",
+    "no-patient": "no patient demographics; labelled for postmenopausal women",
+}
+WHY_NOT_ROMOSOZUMAB_FALLBACK = "labelled for postmenopausal women with osteoporosis"
 S_COURSE_COMPLETE = "Romosozumab 12-dose course complete (last {date}): start an antiresorptive now"
 S_COURSE_PROGRESS = "Romosozumab course: dose {next} of 12 due {date}"
 S_DMAB_OVERDUE = "Denosumab overdue: last dose {date} ({months} months ago); rebound fracture risk"
@@ -131,6 +160,7 @@ CV_PRIOR = "Myocardial infarction or stroke more than 12 months ago (caution, US
 CV_RECENT = "Myocardial infarction or stroke within 12 months or undated (contraindication):"
 HYPO_OK = "Calcium not low."
 HYPO_UNKNOWN = "No serum calcium in the past 12 months: check calcium before the first dose."
+HYPO_UNJUDGED = "Calcium could not be judged: check calcium before the first dose."
 HYPO_LOW = "Low calcium (contraindication):"
 COURSE_NONE = "No previous romosozumab course found."
 COURSE_DOSES = "Romosozumab doses already given: {doses} of 12."
@@ -159,8 +189,8 @@ NOT_INDICATED_TEXT = (
     "Australia only."
 )
 OTHER_AGENTS_TEXT = (
-    "Romosozumab is not indicated for this patient (labelled for postmenopausal women); agents "
-    "indicated for very high fracture risk:"
+    "Romosozumab is not indicated for this patient ({why}); agents indicated for very high "
+    "fracture risk:"
 )
 COURSE_COMPLETE_TEXT = (
     "The anabolic effect of romosozumab wanes after 12 monthly doses; the label limits use to 12 "

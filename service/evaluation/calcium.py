@@ -5,7 +5,13 @@ from __future__ import annotations
 from datetime import date
 
 from service.evaluation.dates import months_before
-from service.evaluation.labs import Result, format_quantity, results
+from service.evaluation.labs import (
+    Result,
+    display_unit,
+    format_quantity,
+    plain_number,
+    results,
+)
 from service.evaluation.model import CriterionResult, Evidence, Status
 from service.evaluation.risk import INACTIVE, condition_evidence
 from service.knowledge import Knowledge
@@ -58,8 +64,10 @@ def _judge(record: PatientRecord, knowledge: Knowledge, calcium: Result
     unit = _unit(calcium)
     adjusted, albumin_note = _albumin_adjusted(record, knowledge, calcium, value, unit)
     shown = format_quantity(obs)
+    unit_text = display_unit(obs.value) if obs.value is not None else ""
     if adjusted is not None:
-        shown = f"{shown} (albumin-adjusted {adjusted:.2f})"
+        adjusted_text = f"{_calcium_number(adjusted, unit)} {unit_text}".strip()
+        albumin_note = f"albumin-adjusted {adjusted_text}"
         value = adjusted
     limit, source = _lower_limit(knowledge, calcium, unit)
     if limit is None:
@@ -69,8 +77,14 @@ def _judge(record: PatientRecord, knowledge: Knowledge, calcium: Result
                                  note or albumin_note)
     flagged = adjusted is None and ("L" in obs.interpretation or "LL" in obs.interpretation)
     low = value < limit or flagged
-    note = f"{albumin_note}; lower limit {limit:g} ({source})"
+    limit_text = f"lower limit {plain_number(limit)} {unit_text}".strip()
+    note = f"{albumin_note}; {limit_text} ({source})"
     return low, Evidence("Total serum calcium", obs.reference, obs.effective, shown, note)
+
+
+def _calcium_number(value: float, unit: str) -> str:
+    """Calcium as laboratories print it: 1 decimal in mg/dL, 2 in mmol/L."""
+    return f"{value:.2f}" if unit in MMOL_L else f"{value:.1f}"
 
 
 def _lower_limit(knowledge: Knowledge, calcium: Result, unit: str

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -10,7 +11,9 @@ from datetime import date
 
 from service.evaluation.dates import reference_day
 from service.knowledge import Knowledge
-from service.record.model import Observation, PatientRecord
+from service.record.model import Observation, PatientRecord, Quantity
+
+_ANNOTATION = re.compile(r"\{([^{}]*)\}")
 
 USABLE_STATUSES = frozenset({"final", "amended", "corrected", "preliminary", "registered"})
 
@@ -87,7 +90,33 @@ def latest_since(
 
 
 def format_quantity(obs: Observation) -> str:
+    """An observation's value as a clinician reads it: "9.4 mg/dL", "25 mL/min/1.73 m2"."""
     if obs.value is None:
         return obs.value_text or ""
-    unit = obs.value.unit or obs.value.code or ""
-    return f"{obs.value.value:g} {unit}".strip()
+    return f"{plain_number(obs.value.value)} {display_unit(obs.value)}".strip()
+
+
+def display_unit(quantity: Quantity) -> str:
+    """The unit as sent (else its UCUM code) without UCUM annotation braces: a unit that is only
+    an annotation ("{T-score}", "{score}") is no unit; "mL/min/{1.73_m2}" reads
+    "mL/min/1.73 m2"."""
+    unit = (quantity.unit or quantity.code or "").strip()
+    if _ANNOTATION.fullmatch(unit):
+        return ""
+    return _ANNOTATION.sub(lambda m: m.group(1).replace("_", " ").strip(), unit)
+
+
+def plain_number(value: float, decimals: int = 2) -> str:
+    """A value for display: at most `decimals` decimals (3 below 1), no trailing zeros, never
+    "-0" (comparisons use the precise value, never this text)."""
+    places = decimals if abs(value) >= 1 else max(decimals, 3)
+    text = f"{value:.{places}f}"
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return "0" if text == "-0" else text
+
+
+def format_t_score(value: float) -> str:
+    """A T-score as DXA reports print it: one decimal, no unit ("-3.3"; never "-0.0")."""
+    text = f"{value:.1f}"
+    return "0.0" if text == "-0.0" else text

@@ -39,6 +39,19 @@ class CriterionResult:
     evidence: tuple[Evidence, ...] = ()
     citations: tuple[str, ...] = ()  # citation ids in the knowledge registry
     note: str | None = None
+    # addition: why NOT_MET / UNKNOWN, machine-readable (population: a PopulationReason value)
+    reason: str | None = None
+
+
+class PopulationReason(StrEnum):
+    """Why the romosozumab labelled population is not met (or unknown): cards word it."""
+
+    MALE = "male"
+    PREMENOPAUSAL = "premenopausal"  # documented, or under 50 without documented menopause
+    NO_OSTEOPOROSIS = "no-osteoporosis"  # no diagnosis, fragility fracture or T-score <= -2.5
+    SEX_UNKNOWN = "sex-unknown"  # sex not recorded as female (nor male)
+    MENOPAUSE_UNKNOWN = "menopause-unknown"  # no birth date or documentation
+    NO_PATIENT = "no-patient"  # no Patient resource
 
 
 class CardiovascularVerdict(StrEnum):

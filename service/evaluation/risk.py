@@ -9,11 +9,11 @@ from dateutil.relativedelta import relativedelta
 
 from service.evaluation.dates import age_bounds, months_before, wholly_on_or_after
 from service.evaluation.fractures import FractureEvent
-from service.evaluation.labs import Result, format_quantity, results
-from service.evaluation.model import CriterionResult, Evidence, Status
-from service.evaluation.therapy import DrugUse, uses_of
+from service.evaluation.labs import Result, format_quantity, format_t_score, results
+from service.evaluation.model import CriterionResult, Evidence, PopulationReason, Status
+from service.evaluation.therapy import DrugUse, use_description, uses_of
 from service.knowledge import Knowledge
-from service.record.model import Condition, PatientRecord
+from service.record.model import Condition, Patient, PatientRecord
 
 INACTIVE = frozenset({"inactive", "remission", "resolved"})
 
@@ -43,10 +43,22 @@ def t_value(result: Result | None) -> float | None:
     return result.observation.value.value
 
 
-def t_evidence(result: Result) -> Evidence:
+def t_evidence(result: Result, knowledge: Knowledge | None = None) -> Evidence:
+    """The T-score as DXA reports print it (one decimal, no unit); two decimals when one would
+    land on a policy threshold the precise value is not (-3.04 is below -3.0, "-3.0" is not)."""
     site = result.site or "DXA"
+    value = t_value(result)
+    shown = format_quantity(result.observation) if value is None else format_t_score(value)
+    if value is not None and knowledge is not None and _rounds_onto_threshold(knowledge, value):
+        shown = f"{value:.2f}"
     return Evidence(description=f"T-score, {site}", reference=result.observation.reference,
-                    when=result.observation.effective, value=format_quantity(result.observation))
+                    when=result.observation.effective, value=shown)
+
+
+def _rounds_onto_threshold(knowledge: Knowledge, value: float) -> bool:
+    thresholds = (float(knowledge.value(name)) for name in
+                  ("very_low_t_score", "osteoporosis_t_score", "low_bone_mass_t_score"))
+    return any(round(value, 1) == limit and abs(value - limit) >= 0.005 for limit in thresholds)
 
 
 def condition_evidence(condition: Condition, label: str) -> Evidence:
@@ -68,10 +80,33 @@ def low_bone_mass(record: PatientRecord, knowledge: Knowledge, density: BoneDens
 
 
 def _criterion(knowledge: Knowledge, rule_id: str, status: Status,
-               evidence: tuple[Evidence, ...] = (), note: str | None = None) -> CriterionResult:
+               evidence: tuple[Evidence, ...] = (), note: str | None = None,
+               reason: str | None = None) -> CriterionResult:
     rule = knowledge.rule(rule_id)
     return CriterionResult(id=rule_id, label=rule.label, status=status, evidence=evidence,
-                           citations=rule.citations, note=note)
+                           citations=rule.citations, note=note, reason=reason)
+
+
+def age_day(patient: Patient, as_of: date) -> date | None:
+    """The day a patient's age is counted at: `as_of`, or the date of death for a deceased
+    patient (a dead patient ages no further); None when deceased on an unknown date."""
+    if not patient.deceased:
+        return as_of
+    if patient.deceased_date is None:
+        return None
+    return min(patient.deceased_date, as_of)
+
+
+def patient_age_bounds(patient: Patient, as_of: date) -> tuple[int | None, int | None]:
+    """(youngest, oldest) whole-year age on `age_day` (both None when that day is unknown)."""
+    day = age_day(patient, as_of)
+    return age_bounds(patient.birth_date, day) if day is not None else (None, None)
+
+
+def _age_evidence(patient: Patient, years: int) -> Evidence:
+    if patient.deceased:
+        return Evidence("Age at death", value=f"{years} years")
+    return Evidence("Age", value=f"{years} years")
 
 
 def population(record: PatientRecord, knowledge: Knowledge, as_of: date,
@@ -80,23 +115,28 @@ def population(record: PatientRecord, knowledge: Knowledge, as_of: date,
     patient = record.patient
     if patient is None:
         return _criterion(knowledge, "population.romosozumab", Status.UNKNOWN,
-                          note="no Patient data")
+                          note="no Patient data", reason=PopulationReason.NO_PATIENT)
     evidence: list[Evidence] = []
     if patient.gender == "male":
         return _criterion(knowledge, "population.romosozumab", Status.NOT_MET,
-                          (Evidence("Sex: male"),), note="labelled for postmenopausal women")
+                          (Evidence("Sex: male"),), note="labelled for postmenopausal women",
+                          reason=PopulationReason.MALE)
     if patient.gender != "female":
         return _criterion(knowledge, "population.romosozumab", Status.UNKNOWN,
-                          note="sex not recorded as female")
+                          note="sex not recorded as female", reason=PopulationReason.SEX_UNKNOWN)
     evidence.append(Evidence("Sex: female"))
     menopause, menopause_evidence, note = _postmenopausal(record, knowledge, as_of)
     evidence.extend(menopause_evidence)
     if menopause is not Status.MET:
-        return _criterion(knowledge, "population.romosozumab", menopause, tuple(evidence), note)
+        reason = (PopulationReason.PREMENOPAUSAL if menopause is Status.NOT_MET
+                  else PopulationReason.MENOPAUSE_UNKNOWN)
+        return _criterion(knowledge, "population.romosozumab", menopause, tuple(evidence), note,
+                          reason)
     osteoporosis = _osteoporosis_evidence(record, knowledge, events, density)
     if osteoporosis is None:
         return _criterion(knowledge, "population.romosozumab", Status.NOT_MET, tuple(evidence),
-                          note="no osteoporosis diagnosis, fragility fracture or T-score <= -2.5")
+                          note="no osteoporosis diagnosis, fragility fracture or T-score <= -2.5",
+                          reason=PopulationReason.NO_OSTEOPOROSIS)
     evidence.append(osteoporosis)
     return _criterion(knowledge, "population.romosozumab", Status.MET, tuple(evidence))
 
@@ -112,13 +152,14 @@ def _postmenopausal(record: PatientRecord, knowledge: Knowledge, as_of: date
     if pre is not None:
         return (Status.NOT_MET, [condition_evidence(pre, "Premenopausal (documented)")],
                 "premenopausal: not in the labelled population")
-    assert record.patient is not None  # noqa: S101 - checked by the caller
-    youngest, oldest = age_bounds(record.patient.birth_date, as_of)
+    patient = record.patient
+    assert patient is not None  # noqa: S101 - checked by the caller
+    youngest, oldest = patient_age_bounds(patient, as_of)
     limit = int(knowledge.value("postmenopausal_age_years"))
     if youngest is not None and youngest >= limit:
-        return Status.MET, [Evidence("Age", value=f"{youngest} years")], None
+        return Status.MET, [_age_evidence(patient, youngest)], None
     if oldest is not None and oldest < limit:
-        return (Status.NOT_MET, [Evidence("Age", value=f"{oldest} years")],
+        return (Status.NOT_MET, [_age_evidence(patient, oldest)],
                 "age under 50 without documented menopause: premenopausal")
     return Status.UNKNOWN, [], "menopausal status unknown (no birth date or documentation)"
 
@@ -134,7 +175,7 @@ def _osteoporosis_evidence(record: PatientRecord, knowledge: Knowledge,
         return fragility.evidence()
     value = t_value(density.lowest_ever)
     if value is not None and value <= float(knowledge.value("osteoporosis_t_score")):
-        return t_evidence(density.lowest_ever)  # type: ignore[arg-type]
+        return t_evidence(density.lowest_ever, knowledge)  # type: ignore[arg-type]
     return None
 
 
@@ -198,8 +239,8 @@ def _on_therapy(knowledge: Knowledge, events: tuple[FractureEvent, ...], uses: l
                 continue
             earliest_allowed = use.start + relativedelta(months=min_months)
             if earliest_allowed <= event.onset.earliest and event.onset.latest <= use.end:
-                drug = Evidence(f"{use.match.drug.display} ({use.event.source_type.value})",
-                                reference=use.event.reference, when=use.event.dose_date)
+                drug = Evidence(use_description(use), reference=use.event.reference,
+                                when=use.event.dose_date)
                 return _criterion(knowledge, rule_id, Status.MET, (event.evidence(), drug))
     return _criterion(knowledge, rule_id, Status.NOT_MET)
 
@@ -211,7 +252,7 @@ def _very_low_t(knowledge: Knowledge, density: BoneDensity) -> CriterionResult:
                           note="no DXA T-score recorded")
     status = Status.MET if value < float(knowledge.value("very_low_t_score")) else Status.NOT_MET
     return _criterion(knowledge, "very-high-risk.very-low-t-score", status,
-                      (t_evidence(density.latest_study_lowest),))  # type: ignore[arg-type]
+                      (t_evidence(density.latest_study_lowest, knowledge),))  # type: ignore[arg-type]
 
 
 def _falls(record: PatientRecord, knowledge: Knowledge) -> CriterionResult:
@@ -256,16 +297,20 @@ def _frax(record: PatientRecord, knowledge: Knowledge) -> CriterionResult:
 
 
 def _older_age(record: PatientRecord, knowledge: Knowledge, as_of: date) -> CriterionResult:
-    if record.patient is None:
+    patient = record.patient
+    if patient is None:
         return _criterion(knowledge, "very-high-risk.older-age", Status.UNKNOWN)
-    youngest, oldest = age_bounds(record.patient.birth_date, as_of)
+    if age_day(patient, as_of) is None:
+        return _criterion(knowledge, "very-high-risk.older-age", Status.UNKNOWN,
+                          note="deceased, date of death not recorded: age at death unknown")
+    youngest, oldest = patient_age_bounds(patient, as_of)
     limit = int(knowledge.value("older_age_years"))
     if youngest is not None and youngest > limit:
         return _criterion(knowledge, "very-high-risk.older-age", Status.MET,
-                          (Evidence("Age", value=f"{youngest} years"),))
+                          (_age_evidence(patient, youngest),))
     if oldest is not None and oldest <= limit:
         return _criterion(knowledge, "very-high-risk.older-age", Status.NOT_MET,
-                          (Evidence("Age", value=f"{oldest} years"),))
+                          (_age_evidence(patient, oldest),))
     return _criterion(knowledge, "very-high-risk.older-age", Status.UNKNOWN,
                       note="birth date unknown or too imprecise")
 

@@ -6,7 +6,7 @@ from datetime import date
 
 from service.evaluation.dates import add_months
 from service.evaluation.model import Evidence, RomosozumabCourse
-from service.evaluation.therapy import DrugUse
+from service.evaluation.therapy import RECORDED_AS, DrugUse
 from service.knowledge import Knowledge
 from service.record.model import DraftOrder
 
@@ -26,7 +26,7 @@ def romosozumab_course(knowledge: Knowledge, uses: list[DrugUse],
             continue
         dose_days.append(day)
         evidence.append(Evidence(f"Romosozumab dose {len(dose_days)} "
-                                 f"({use.event.source_type.value})",
+                                 f"({RECORDED_AS[use.event.source_type]})",
                                  reference=use.event.reference, when=use.event.dose_date))
     if not dose_days:
         return RomosozumabCourse(doses_given=0)

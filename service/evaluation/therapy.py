@@ -11,6 +11,10 @@ from service.knowledge.knowledge import DrugMatch
 from service.record.model import MedicationEvent, MedicationSourceType, PatientRecord
 
 ONGOING_STATUSES = frozenset({"active", "in-progress", "on-hold"})
+# How a medication record reads to a clinician (not the FHIR resource type).
+RECORDED_AS = {MedicationSourceType.ADMINISTRATION: "administered",
+               MedicationSourceType.STATEMENT: "reported",
+               MedicationSourceType.REQUEST: "prescribed"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,3 +56,12 @@ def _use(event: MedicationEvent, match: DrugMatch, as_of: date) -> DrugUse:
 
 def uses_of(uses: list[DrugUse], drug_class: str) -> list[DrugUse]:
     return [u for u in uses if drug_class in u.match.drug.classes]
+
+
+def use_description(use: DrugUse) -> str:
+    """The medication as the record names it, and how it was recorded: "Alendronic acid 10 MG
+    Oral Tablet (prescribed)". The knowledge display (a standard regimen) only when the record
+    names nothing, so a card never states a regimen the patient's record does not."""
+    event = use.event
+    named = event.text or next((c.display for c in event.codings if c.display), None)
+    return f"{named or use.match.drug.display} ({RECORDED_AS[event.source_type]})"
