@@ -64,7 +64,8 @@ _SERVICE_TEXTS: tuple[tuple[str, str, str, str], ...] = (
         "order-sign",
         "Osteoporosis: final romosozumab safety check at signing",
         "When orders are signed: shows blocks only (romosozumab exclusions and denosumab "
-        "discontinuation risks found in the orders being signed), never proposals.",
+        "discontinuation risks found in the orders being signed), never proposals (a stateless "
+        "service cannot know what order-select showed, and some EHRs fire only one hook).",
     ),
 )
 

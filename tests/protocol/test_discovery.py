@@ -34,6 +34,10 @@ def test_order_sign_description_promises_blocks_only(client) -> None:
     description = services["osteoporosis-order-sign"]["description"]
     assert "blocks only" in description
     assert "never proposals" in description
+    assert ("(a stateless service cannot know what order-select showed, and some EHRs fire only "
+            "one hook)") in description
+    assert ". " not in description  # one sentence
+    assert description.endswith(".")
 
 
 def test_all_services_share_the_same_prefetch_templates(client) -> None:
