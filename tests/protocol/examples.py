@@ -17,6 +17,8 @@ from service.hooks import HookContext
 PATIENT_ID = "example-osteo-1"
 ROMOSOZUMAB = {"system": "http://www.nlm.nih.gov/research/umls/rxnorm", "code": "2123126",
                "display": "romosozumab"}
+ALENDRONATE = {"system": "http://www.nlm.nih.gov/research/umls/rxnorm", "code": "904431",
+               "display": "alendronic acid 70 MG Oral Tablet"}  # [V] knowledge drugs.json
 SERVICE_IDS = {
     "patient-view": "osteoporosis-patient-view",
     "order-select": "osteoporosis-order-select",
@@ -62,6 +64,12 @@ def small_patient_bundle(patient_id: str = PATIENT_ID) -> dict[str, Any]:
                                   "system": "http://unitsofmeasure.org", "code": "{T-score}"}}},
         ],
     }
+
+
+def alendronate_draft(patient_id: str = PATIENT_ID) -> dict[str, Any]:
+    """A weaker agent selected (the README example: the service proposes romosozumab instead)."""
+    return draft_medication_request(patient_id, ALENDRONATE, order_id="draft-aln-1",
+                                    dosage_text="70 mg orally once weekly")
 
 
 def romosozumab_draft(patient_id: str = PATIENT_ID) -> dict[str, Any]:
