@@ -30,5 +30,9 @@ function request()
   end
   local index = (sent * 2 + stripe) % #tokens + 1
   sent = sent + 1
-  return wrk.format(nil, nil, { ["Authorization"] = "Bearer " .. tokens[index] })
+  -- wrk.format replaces wrk.headers with the table given: carry Content-Type over
+  local headers = {}
+  for name, value in pairs(wrk.headers) do headers[name] = value end
+  headers["Authorization"] = "Bearer " .. tokens[index]
+  return wrk.format(nil, nil, headers)
 end
