@@ -27,7 +27,8 @@ def _last_dose_lines(ctx: CardContext) -> list[str]:
     if d.months_since_last_dose is not None:
         lines.append(f"Months since the last dose: {d.months_since_last_dose}")
     if d.next_dose_due is not None:
-        lines.append(f"Next dose due {fmt.iso(d.next_dose_due)}")
+        label = "Next dose due" if d.next_dose_due >= ctx.assessment.as_of else "Dose was due"
+        lines.append(f"{label} {fmt.iso(d.next_dose_due)}")
     if d.overdue_after is not None:
         lines.append(f"Overdue after {fmt.iso(d.overdue_after)} (6 months + 28 days)")
     return lines
@@ -134,8 +135,11 @@ def next_dose(ctx: CardContext) -> dict[str, Any] | None:
         not_offered_section(ctx, ("zoledronic-acid", "alendronate")),
         gaps_section(ctx),
     ]
-    return make_card(ctx, "denosumab-next-dose",
-                     summary=wording.S_NEXT_DOSE.format(date=fmt.iso(d.next_dose_due)),
+    summary = wording.S_NEXT_DOSE.format(date=fmt.iso(d.next_dose_due))
+    if d.next_dose_due < ctx.assessment.as_of and d.overdue_after is not None:
+        summary = wording.S_DOSE_DUE_SINCE.format(date=fmt.iso(d.next_dose_due),
+                                                  by=fmt.iso(d.overdue_after))
+    return make_card(ctx, "denosumab-next-dose", summary=summary,
                      indicator="info", sections=sections,
                      citation_ids=_citations(ctx, ("zoledronic-acid", "alendronate")))
 

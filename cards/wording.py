@@ -127,6 +127,9 @@ S_DMAB_OVERDUE = "Denosumab overdue: last dose {date} ({months} months ago); reb
 S_DMAB_SWITCH = "Stopping denosumab for {drug} does not prevent rebound bone loss"
 S_REBOUND = "Vertebral fracture after missed denosumab dose ({date}): treat the rebound promptly"
 S_NEXT_DOSE = "Denosumab next dose due {date}; do not stop without follow-on therapy"
+S_DOSE_DUE_SINCE = (
+    "Denosumab dose due since {date}: give it by {by}; do not stop without follow-on therapy"
+)
 S_FOLLOW_ON = "After zoledronate ({date}): check CTX on {first} and {second}"
 S_OTHER_AGENTS = "Very high fracture risk: consider {agents}"
 

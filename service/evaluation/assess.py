@@ -113,8 +113,18 @@ def _rebound_romosozumab_allowed(record: PatientRecord, deceased: bool, pop: Cri
             and calcium.status is not Status.MET and not course.complete)
 
 
+# What a missing resource type means to a clinician (the card's "Data not available").
+GAP_WORDS = {"Patient": "Patient demographics", "Condition": "Problems and diagnoses",
+             "Observation": "Results (laboratory, DXA, FRAX)",
+             "MedicationAdministration": "Medication administrations",
+             "MedicationStatement": "Medication statements",
+             "MedicationRequest": "Prescriptions", "Medication": "Medications"}
+
+
 def _gap_sentences(record: PatientRecord) -> list[str]:
-    return [f"{gap.resource_type}: {gap.reason}" for gap in record.data_gaps]
+    """'Medication administrations could not be read: not supported by the FHIR server'."""
+    return [f"{GAP_WORDS.get(gap.resource_type, gap.resource_type)} could not be read: "
+            f"{gap.reason}" for gap in record.data_gaps]
 
 
 def _disabled(knowledge: Knowledge) -> tuple[CriterionResult, ...]:

@@ -9,7 +9,13 @@ from dateutil.relativedelta import relativedelta
 
 from service.evaluation.dates import age_bounds, months_before, wholly_on_or_after
 from service.evaluation.fractures import FractureEvent
-from service.evaluation.labs import Result, format_quantity, format_t_score, results
+from service.evaluation.labs import (
+    Result,
+    format_quantity,
+    format_t_score,
+    plain_number,
+    results,
+)
 from service.evaluation.model import CriterionResult, Evidence, PopulationReason, Status
 from service.evaluation.therapy import DrugUse, use_description, uses_of
 from service.knowledge import Knowledge
@@ -286,8 +292,8 @@ def _frax(record: PatientRecord, knowledge: Knowledge) -> CriterionResult:
             continue
         percent, note = frax_percent(found[0])
         evidence.append(Evidence(label, reference=found[0].observation.reference,
-                                 when=found[0].observation.effective, value=f"{percent:g} %",
-                                 note=note))
+                                 when=found[0].observation.effective,
+                                 value=f"{plain_number(percent)} %", note=note))
         met = met or percent > float(knowledge.value(limit_name))
     if not evidence:
         return _criterion(knowledge, "very-high-risk.frax", Status.UNKNOWN,

@@ -3,6 +3,8 @@ internal values (resource references, UCUM annotations)."""
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 
 from cards import build_cards, wording
@@ -115,3 +117,29 @@ def test_switch_card_names_the_draft_order_without_its_resource_reference():
     assert topics(cards) == ["denosumab-switch"]
     assert "- Draft order: teriparatide" in cards[0]["detail"]
     assert "MedicationRequest/" not in cards[0]["detail"]
+
+
+def current_denosumab(last: str, due: date, overdue_after: date) -> DenosumabAssessment:
+    return DenosumabAssessment(DenosumabState.CURRENT,
+                               last_dose=b.ev("Denosumab 60 mg, administered", last),
+                               next_dose_due=due, overdue_after=overdue_after,
+                               months_since_last_dose=6, citations=("ects-2021",))
+
+
+def test_a_due_date_already_past_is_not_called_next():
+    """as_of 2026-06-15, last dose 2025-12-10: due 2026-06-10, still current until 2026-07-08."""
+    dmab = current_denosumab("2025-12-10", date(2026, 6, 10), date(2026, 7, 8))
+    a = b.assessment(denosumab=dmab, romosozumab_decision=RomosozumabDecision.NOT_VERY_HIGH_RISK)
+    card = by_topic(build("patient-view", a), "denosumab-next-dose")
+    assert card["summary"] == ("Denosumab dose due since 2026-06-10: give it by 2026-07-08; do not "
+                               "stop without follow-on therapy")
+    assert "- Dose was due 2026-06-10" in card["detail"]
+    assert "Next dose due" not in card["detail"]
+
+
+def test_a_future_due_date_is_the_next_dose():
+    dmab = current_denosumab("2026-01-15", date(2026, 7, 15), date(2026, 8, 12))
+    a = b.assessment(denosumab=dmab, romosozumab_decision=RomosozumabDecision.NOT_VERY_HIGH_RISK)
+    card = by_topic(build("patient-view", a), "denosumab-next-dose")
+    assert card["summary"].startswith("Denosumab next dose due 2026-07-15")
+    assert "- Next dose due 2026-07-15" in card["detail"]

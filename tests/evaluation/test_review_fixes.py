@@ -10,7 +10,7 @@ import pytest
 from service.evaluation import assess
 from service.evaluation.labs import display_unit, plain_number
 from service.evaluation.model import PopulationReason, Status
-from service.record.model import DateRange, Patient, Quantity
+from service.record.model import DataGap, DateRange, Patient, Quantity
 from tests.evaluation.builders import (
     AS_OF,
     SCT,
@@ -168,3 +168,20 @@ def test_romosozumab_dose_evidence_says_administered(knowledge):
     course = assess(record(osteoporosis(), dose), AS_OF, knowledge).romosozumab_course
     assert course.doses[0].description == "Romosozumab dose 1 (administered)"
 
+
+
+def test_data_gaps_are_said_in_clinician_words(knowledge):
+    gaps = (DataGap("MedicationAdministration", "not supported by the FHIR server", partial=False),
+            DataGap("Condition", "not supported by the FHIR server", partial=False))
+    sentences = assess(record(osteoporosis(), gaps=gaps), AS_OF, knowledge).data_gaps
+    assert sentences == (
+        "Medication administrations could not be read: not supported by the FHIR server",
+        "Problems and diagnoses could not be read: not supported by the FHIR server")
+
+
+def test_frax_as_a_fraction_is_shown_without_float_noise(knowledge):
+    frax = obs("90265-0", 0.301234567, "1", ago(months=2))
+    assessment = assess(record(osteoporosis(), frax), AS_OF, knowledge)
+    result = criterion(assessment, "very-high-risk.frax")
+    assert result.status is Status.MET
+    assert result.evidence[0].value == "30.12 %"
