@@ -271,10 +271,13 @@ def not_indicated(ctx: CardContext) -> dict[str, Any]:
     lines = criterion_lines(population)
     if population.note:
         lines.append(population.note)
+    # The alternatives are osteoporosis agents: named only when osteoporosis is documented.
+    alternatives = (_alternatives_section(ctx, wording.ALTERNATIVES_ROMOSOZUMAB)
+                    if ctx.assessment.osteoporosis is not None else "")
     sections = [
         fmt.section("**Labelled population not met**", lines),
         wording.NOT_INDICATED_TEXT,
-        _alternatives_section(ctx, wording.ALTERNATIVES_ROMOSOZUMAB),
+        alternatives,
         gaps_section(ctx),
     ]
     summary = wording.S_NOT_INDICATED_BY_REASON.get(population.reason or "",

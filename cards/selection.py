@@ -87,7 +87,7 @@ def patient_view_topics(ctx: CardContext) -> list[str]:
     elif a.romosozumab_decision is RomosozumabDecision.ALREADY_ON_COURSE:
         topics.append("romosozumab-course-progress")
     if (a.romosozumab_decision is RomosozumabDecision.NOT_INDICATED
-            and a.very_high_risk.status is Status.MET):
+            and a.very_high_risk.status is Status.MET and a.osteoporosis is not None):
         topics.append("very-high-risk-other-agents")
     return topics + _denosumab_reminders(ctx)
 

@@ -22,6 +22,7 @@ from service.evaluation.orders import classify_orders
 from service.evaluation.risk import (
     bone_density,
     low_bone_mass,
+    osteoporosis_evidence,
     population,
     risk_criteria,
     very_high_risk,
@@ -69,7 +70,8 @@ def _assess(record: PatientRecord, as_of: date, knowledge: Knowledge, policy: st
         safety_gates=safety_gates(record, knowledge, as_of, calcium, cv),
         orders=orders, data_gaps=tuple(_gap_sentences(record)),
         rebound_romosozumab_allowed=rebound_allowed, decision_reasons=tuple(reasons),
-        disabled_criteria=_disabled(knowledge))
+        disabled_criteria=_disabled(knowledge),
+        osteoporosis=osteoporosis_evidence(record, knowledge, events, density))
 
 
 def _decide(record: PatientRecord, deceased: bool, pop: CriterionResult, vhr: CriterionResult,

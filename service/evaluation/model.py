@@ -168,6 +168,9 @@ class Assessment:
     orders: tuple[ClassifiedOrder, ...] = ()
     data_gaps: tuple[str, ...] = ()  # human sentences for the card detail
     rebound_romosozumab_allowed: bool = False  # Sarli 2025 option: CV and calcium checks pass
+    # Osteoporosis documented (diagnosis, fragility fracture or T-score <= -2.5), whatever the sex:
+    # the very-high-risk criteria and the osteoporosis agents apply only then (AACE 2020).
+    osteoporosis: Evidence | None = None
     # additions (issue 4)
     decision_reasons: tuple[str, ...] = ()  # why the decision (clinician wording)
     disabled_criteria: tuple[CriterionResult, ...] = ()  # in data but not computable (documented)

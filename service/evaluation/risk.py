@@ -138,7 +138,7 @@ def population(record: PatientRecord, knowledge: Knowledge, as_of: date,
                   else PopulationReason.MENOPAUSE_UNKNOWN)
         return _criterion(knowledge, "population.romosozumab", menopause, tuple(evidence), note,
                           reason)
-    osteoporosis = _osteoporosis_evidence(record, knowledge, events, density)
+    osteoporosis = osteoporosis_evidence(record, knowledge, events, density)
     if osteoporosis is None:
         return _criterion(knowledge, "population.romosozumab", Status.NOT_MET, tuple(evidence),
                           note="no osteoporosis diagnosis, fragility fracture or T-score <= -2.5",
@@ -170,9 +170,10 @@ def _postmenopausal(record: PatientRecord, knowledge: Knowledge, as_of: date
     return Status.UNKNOWN, [], "menopausal status unknown (no birth date or documentation)"
 
 
-def _osteoporosis_evidence(record: PatientRecord, knowledge: Knowledge,
-                           events: tuple[FractureEvent, ...], density: BoneDensity
-                           ) -> Evidence | None:
+def osteoporosis_evidence(record: PatientRecord, knowledge: Knowledge,
+                          events: tuple[FractureEvent, ...], density: BoneDensity
+                          ) -> Evidence | None:
+    """The first evidence of osteoporosis: diagnosis, fragility fracture, or T-score <= -2.5."""
     diagnosis = has_osteoporosis_diagnosis(record, knowledge)
     if diagnosis is not None:
         return condition_evidence(diagnosis, "Osteoporosis diagnosis")

@@ -96,6 +96,7 @@ def base() -> Assessment:
         safety_gates={d: SafetyGate(d, True) for d in
                       ("romosozumab", "denosumab", "zoledronic-acid", "alendronate")},
         data_gaps=(),
+        osteoporosis=ev("Osteoporosis diagnosis (M81.0)", "2024-01-10"),
     )
 
 

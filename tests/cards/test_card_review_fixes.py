@@ -3,6 +3,7 @@ internal values (resource references, UCUM annotations)."""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import date
 
 import pytest
@@ -143,3 +144,26 @@ def test_a_future_due_date_is_the_next_dose():
     card = by_topic(build("patient-view", a), "denosumab-next-dose")
     assert card["summary"].startswith("Denosumab next dose due 2026-07-15")
     assert "- Next dose due 2026-07-15" in card["detail"]
+
+
+def test_very_high_risk_without_osteoporosis_gets_no_other_agents_card():
+    """AACE 2020's very-high-risk criteria and these agents are for osteoporosis: a woman of 80
+    with a normal T-score, older age her only criterion, is not told to consider them."""
+    a = not_indicated(PopulationReason.NO_OSTEOPOROSIS, b.ev("Sex: female"),
+                      b.ev("Age", value="80 years"), note=NO_OSTEOPOROSIS_NOTE)
+    with_osteoporosis = topics(build("patient-view", a))
+    without = topics(build("patient-view", dataclasses.replace(a, osteoporosis=None)))
+    assert "very-high-risk-other-agents" in with_osteoporosis
+    assert "very-high-risk-other-agents" not in without
+
+
+def test_not_indicated_without_osteoporosis_names_no_osteoporosis_agents():
+    a = dataclasses.replace(
+        not_indicated(PopulationReason.NO_OSTEOPOROSIS, b.ev("Sex: female"),
+                      b.ev("Age", value="73 years"), note=NO_OSTEOPOROSIS_NOTE),
+        osteoporosis=None)
+    card = by_topic(build("order-select", a), "romosozumab-not-indicated")
+    assert "Alternatives" not in card["detail"]
+    man = not_indicated(PopulationReason.MALE, b.ev("Sex: male"))
+    assert "Alternatives" in by_topic(build("order-select", man),
+                                      "romosozumab-not-indicated")["detail"]

@@ -64,3 +64,16 @@ def test_persona_outcome_under_eu(knowledge, persona_id):
     assert result.romosozumab_decision.value == expected["romosozumab"], expected["why"]
     if "cardiovascular" in expected:
         assert result.cardiovascular.verdict.value == expected["cardiovascular"], expected["why"]
+
+
+@pytest.mark.parametrize(("persona_id", "documented"), [
+    ("p07", True),   # man, 78, osteoporosis and two vertebral fractures: population fails on sex
+    ("p08", True),   # premenopausal, glucocorticoid-induced osteoporosis
+    ("p01", True),
+])
+def test_osteoporosis_is_recorded_whatever_the_population(knowledge, persona_id, documented):
+    templates = prefetch_templates(knowledge.prefetch_observation_codes())
+    record = gather_record(full_prefetch_request(persona_id), settings=Settings(),
+                           templates=templates)
+    result = assess(record, AS_OF, knowledge)
+    assert (result.osteoporosis is not None) is documented

@@ -185,3 +185,15 @@ def test_frax_as_a_fraction_is_shown_without_float_noise(knowledge):
     result = criterion(assessment, "very-high-risk.frax")
     assert result.status is Status.MET
     assert result.evidence[0].value == "30.12 %"
+
+
+
+# --- osteoporosis documented, whatever the population -------------------------------------
+@pytest.mark.parametrize(("pat", "items", "documented"), [
+    (patient(age=80), (t_score(-0.5),), False),  # older age alone: no osteoporosis
+    (patient(age=80, gender="male"), (osteoporosis(),), True),
+    (patient(age=73), (t_score(-2.5),), True),  # T-score <= -2.5
+])
+def test_osteoporosis_is_documented_independently_of_sex(knowledge, pat, items, documented):
+    result = assess(record(*items, pat=pat), AS_OF, knowledge)
+    assert (result.osteoporosis is not None) is documented
