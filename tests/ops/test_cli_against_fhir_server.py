@@ -20,7 +20,7 @@ import pytest
 
 import fhir_fixtures
 from tests.fhir_server.fixture import FhirServer, running_fhir_server
-from tests.ops.live_service import LiveService, running_service
+from tests.live_service import LiveService, running_service
 
 pytestmark = pytest.mark.integration
 

@@ -17,7 +17,7 @@ import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.ops.live_service import running_service
+from tests.live_service import running_service
 from tests.protocol.examples import hook_request
 
 pytestmark = pytest.mark.integration

@@ -9,8 +9,6 @@
 from __future__ import annotations
 
 import json
-import os
-import socket
 import subprocess
 import sys
 import threading
@@ -23,6 +21,7 @@ from typing import Any
 import pytest
 import requests
 
+from tests.live_service import LiveService, free_port, running_service
 from tests.security import helpers as h
 
 pytestmark = pytest.mark.integration
@@ -34,58 +33,14 @@ FHIR_TOKEN = "fhir-access-token-5ecr3t-ZZtop"
 ORDER_SELECT = "/cds-services/osteoporosis-order-select"
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class Server:
-    def __init__(self, port: int, stdout: Path, stderr: Path) -> None:
-        self.url = f"http://127.0.0.1:{port}"
-        self.stdout, self.stderr = stdout, stderr
-
-    def output(self) -> str:
-        return self.stdout.read_text(errors="replace") + self.stderr.read_text(errors="replace")
-
-
 @pytest.fixture(scope="module")
-def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    workdir = tmp_path_factory.mktemp("live")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveService]:
     port = free_port()
-    server = Server(port, workdir / "stdout.log", workdir / "stderr.log")
-    env = {**os.environ, "OSTEOCDS_LOG_LEVEL": "DEBUG", "OSTEOCDS_DATA_DIR": str(workdir),
-           "OSTEOCDS_PUBLIC_BASE_URL": server.url, "OSTEOCDS_FHIR_DEADLINE_SECONDS": "2"}
-    env.pop("OSTEOCDS_DATABASE_URL", None)
-    osteocds = Path(sys.executable).parent / "osteocds"
-    with server.stdout.open("wb") as out, server.stderr.open("wb") as err:
-        process = subprocess.Popen(
-            [str(osteocds), "serve", "--dev", "--host", "127.0.0.1", "--port", str(port),
-             "--workers", "1"], stdout=out, stderr=err, env=env, cwd=workdir)
-        try:
-            _wait_until_up(server.url, process)
-            yield server
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=5)
-
-
-def _wait_until_up(url: str, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"osteocds serve exited with {process.returncode}")
-        try:
-            if requests.get(url + "/healthz", timeout=1).status_code == 200:
-                return
-        except requests.ConnectionError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError("osteocds serve did not come up in 30 s")
+    env = {"OSTEOCDS_LOG_LEVEL": "DEBUG", "OSTEOCDS_PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
+           "OSTEOCDS_FHIR_DEADLINE_SECONDS": "2"}
+    with running_service(tmp_path_factory.mktemp("live"), env=env, port=port,
+                         args=("--dev", "--workers", "1")) as service:
+        yield service
 
 
 class FailingFhirServer:
@@ -126,10 +81,10 @@ class FailingFhirServer:
         self._httpd.server_close()
 
 
-def test_logs_hold_no_tokens_and_no_patient_data(live_server: Server) -> None:
+def test_logs_hold_no_tokens_and_no_patient_data(live_server: LiveService) -> None:
     key = h.SigningKey("ES384")
-    client_jwt = key.token(aud=live_server.url + "/cds-services")
-    url = live_server.url
+    client_jwt = key.token(aud=live_server.base_url + "/cds-services")
+    url = live_server.base_url
     with FailingFhirServer() as fhir:
         answers = []
         for path in ("/unauthorized/fhir", "/broken/fhir"):
@@ -159,7 +114,7 @@ def test_logs_hold_no_tokens_and_no_patient_data(live_server: Server) -> None:
     assert [a.status_code for a in answers] == [400, 400, 400, 401, 401]
 
     time.sleep(0.5)  # let the worker flush its log lines
-    written = live_server.output()
+    written = live_server.log()
     assert '"request_id"' in written  # structured JSON lines were written
     assert "d1577c69-dfbe-44ad-ba6d-3e05e953b2ea" in written  # the hookInstance is logged
     for secret in (FHIR_TOKEN, client_jwt, client_jwt.split(".")[2], PATIENT_NAME, GIVEN_NAME,
@@ -172,11 +127,11 @@ def test_logs_hold_no_tokens_and_no_patient_data(live_server: Server) -> None:
     assert echoes == []
 
 
-def test_schemathesis_finds_no_server_errors_or_schema_violations(live_server: Server) -> None:
+def test_schemathesis_finds_no_server_errors_or_schema_violations(live_server: LiveService) -> None:
     st = Path(sys.executable).parent / "schemathesis"
     started = time.monotonic()
     result = subprocess.run(
-        [str(st), "run", live_server.url + "/openapi.json", "--url", live_server.url,
+        [str(st), "run", live_server.base_url + "/openapi.json", "--url", live_server.base_url,
          "--checks", "not_a_server_error,response_schema_conformance,status_code_conformance,"
                      "content_type_conformance",
          "--max-examples", "10", "--request-timeout", "10", "--no-color"],

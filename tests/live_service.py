@@ -1,5 +1,6 @@
 """A real `osteocds serve` process for tests: free loopback port, waits for /healthz, always
-stopped (SIGTERM, then SIGKILL) when the block ends."""
+stopped (SIGTERM, then SIGKILL) when the block ends. Every test that needs the real server
+process uses this one helper."""
 
 from __future__ import annotations
 
@@ -41,9 +42,15 @@ def running_service(
     *,
     args: Sequence[str] = ("--dev",),
     env: Mapping[str, str] | None = None,
+    port: int | None = None,
 ) -> Iterator[LiveService]:
-    """Run `osteocds serve --host 127.0.0.1 --port <free> *args` until the block ends."""
-    port = free_port()
+    """Run `osteocds serve --host 127.0.0.1 --port <port> *args` until the block ends.
+
+    The environment is this process's without any `OSTEOCDS_*` variable, plus a data directory
+    under `work_dir`, log level WARNING, and `env`. Pass `port` (from `free_port()`) when a
+    setting must name the server's own URL before it starts (`OSTEOCDS_PUBLIC_BASE_URL`).
+    """
+    port = port or free_port()
     data_dir = work_dir / "data"
     data_dir.mkdir(parents=True, exist_ok=True)
     environment = {k: v for k, v in os.environ.items() if not k.startswith("OSTEOCDS_")}
