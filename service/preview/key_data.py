@@ -12,14 +12,15 @@ from collections.abc import Iterable
 from datetime import date
 from typing import Any
 
-from dateutil.relativedelta import relativedelta
-
+from service.evaluation.assess import _gap_sentences as gap_sentences
+from service.evaluation.risk import patient_age_bounds
 from service.record.model import (
     Condition,
     DateRange,
     DateSource,
     MedicationEvent,
     Observation,
+    Patient,
     PatientRecord,
 )
 
@@ -36,13 +37,14 @@ def key_data_for(record: PatientRecord, as_of: date, knowledge: Any) -> dict[str
     data: dict[str, Any] = {"patient": record.patient_id, "asOf": as_of.isoformat()}
     patient = record.patient
     if patient is not None:
-        age = age_text(patient.birth_date, as_of)
+        age = age_text(patient, as_of)
         if age is not None:
             data["age"] = age
         if patient.gender:
             data["sex"] = patient.gender
         if patient.deceased:
             data["sex"] = f"{patient.gender or 'unknown'} (deceased)"
+            data["ageLabel"] = "Age at death"
     data["sections"] = [
         _section("fractures", "Fractures", _fractures(record.conditions, knowledge)),
         _section("t-scores", "DXA T-scores", _t_scores(record.observations, knowledge)),
@@ -53,7 +55,7 @@ def key_data_for(record: PatientRecord, as_of: date, knowledge: Any) -> dict[str
         _section("calcium", "Serum calcium (latest)", _latest_calcium(record.observations,
                                                                       knowledge)),
     ]
-    notes = [f"{gap.resource_type}: {gap.reason}" for gap in record.data_gaps]
+    notes = gap_sentences(record)  # the same sentences as the cards' "Data not available"
     if notes:
         data["notes"] = notes
     return data
@@ -66,12 +68,13 @@ def _section(section_id: str, title: str, items: list[dict[str, str]]) -> dict[s
     return section
 
 
-def age_text(birth: DateRange, as_of: date) -> str | None:
-    """Age in whole years on `as_of`; a range ("71-72") when the birth date is partial."""
-    if birth.earliest is None or birth.latest is None:
+def age_text(patient: Patient, as_of: date) -> str | None:
+    """Age in whole years as the evaluation counts it (`patient_age_bounds`): on `as_of`, or at
+    death for a deceased patient; a range ("71-72") when the birth date is partial; None when
+    unknown (no birth date, or deceased on an unknown date)."""
+    youngest, oldest = patient_age_bounds(patient, as_of)
+    if youngest is None or oldest is None:
         return None
-    oldest = relativedelta(as_of, birth.earliest).years
-    youngest = relativedelta(as_of, birth.latest).years
     return str(oldest) if oldest == youngest else f"{youngest}-{oldest}"
 
 

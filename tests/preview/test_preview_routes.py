@@ -3,9 +3,11 @@ key data, safe Markdown, and the production limits (no typed token, no arbitrary
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from collections.abc import Callable, Iterator
+from datetime import date
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -17,12 +19,15 @@ import fhir_fixtures
 from service.app import create_app
 from service.config import Settings
 from service.errors import InvalidRequest
+from service.evaluation.assess import assess
 from service.knowledge import load_knowledge
 from service.preview.access import PreviewPolicy
+from service.preview.key_data import key_data_for
 from service.preview.markdown import ALLOWED_TAGS, render_markdown
 from service.protocol import validation
 from service.protocol.state import protocol_state
 from service.record.gather import gather_record
+from service.record.model import DataGap, PatientRecord
 from tests.security import helpers as h
 
 PREVIEW_ORDERS = ("romosozumab", "denosumab", "alendronate", "zoledronic-acid", "teriparatide",
@@ -166,6 +171,72 @@ def test_script_persona_text_stays_text_in_json(dev_app: Flask) -> None:
     labels = [item["label"] for s in body["keyData"]["sections"] for item in s["items"]]
     assert "<script>alert(1)</script> vertebral fracture" in labels
     assert "name" not in json.dumps(body["keyData"])  # no patient names in the panel
+
+
+def _persona_record(dev_app: Flask, persona_id: str, as_of: date) -> PatientRecord:
+    """The persona's record as the record layer parses a full prefetch of it."""
+    from service import hook_requests
+
+    bundle = fhir_fixtures.render_persona(persona_id, as_of)
+    request = hook_requests.build_hook_request("patient-view", bundle, prefetch="full")
+    state = protocol_state(dev_app)
+    with dev_app.app_context():
+        return gather_record(request, settings=state.settings, templates=state.templates)
+
+
+def test_deceased_patient_age_is_counted_at_death(dev_app: Flask) -> None:
+    """The panel's age is the evaluation's: a patient who died years ago ages no further."""
+    as_of = date(2026, 6, 15)
+    record = _persona_record(dev_app, "v01", as_of)  # v01: P01's record, 72, deceased
+    assert record.patient is not None
+    died_long_ago = dataclasses.replace(record.patient, deceased_date=date(2020, 6, 15))
+    record = dataclasses.replace(record, patient=died_long_ago)
+    key_data = key_data_for(record, as_of, protocol_state(dev_app).knowledge)
+    assert key_data["age"] == "66"  # 72 on as_of, six years younger on the day of death
+    assert key_data["ageLabel"] == "Age at death"
+    assert key_data["sex"] == "female (deceased)"
+    assessment = assess(record, as_of, protocol_state(dev_app).knowledge)
+    criteria = (assessment.population, *assessment.risk_criteria)
+    ages_on_cards = {e.value for c in criteria for e in c.evidence
+                     if e.description.startswith("Age")}
+    assert ages_on_cards == {"66 years"}  # the age the evaluation (and its cards) uses
+
+    unknown_day = dataclasses.replace(record.patient, deceased_date=None)
+    unknown = key_data_for(dataclasses.replace(record, patient=unknown_day), as_of,
+                           protocol_state(dev_app).knowledge)
+    assert "age" not in unknown  # deceased on an unknown day: the age is not known
+
+
+def test_living_patient_has_no_age_at_death_label(dev_app: Flask) -> None:
+    body = dev_app.test_client().post(
+        "/preview/api/request", json={"persona": "p01", "hook": "patient-view"}
+    ).get_json()
+    assert "ageLabel" not in body["keyData"]
+    deceased = dev_app.test_client().post(
+        "/preview/api/request", json={"persona": "v01", "hook": "patient-view"}
+    ).get_json()
+    assert deceased["keyData"]["ageLabel"] == "Age at death"
+
+
+def test_data_gap_notes_are_the_cards_sentences(dev_app: Flask) -> None:
+    """Notes in clinician words (the cards' "Data not available"), no FHIR type names."""
+    as_of = date(2026, 6, 15)
+    record = dataclasses.replace(
+        _persona_record(dev_app, "p01", as_of),
+        data_gaps=(DataGap("MedicationAdministration", "not supported by the FHIR server",
+                           partial=False),
+                   DataGap("Observation", "the FHIR server did not answer in time")),
+    )
+    knowledge = protocol_state(dev_app).knowledge
+    notes = key_data_for(record, as_of, knowledge)["notes"]
+    assert notes == list(assess(record, as_of, knowledge).data_gaps)
+    assert notes == [
+        "Medication administrations could not be read: not supported by the FHIR server",
+        "Results (laboratory, DXA, FRAX) could not be read: the FHIR server did not answer in "
+        "time",
+    ]
+    assert not any(name in " ".join(notes) for name in ("MedicationAdministration",
+                                                         "Observation:"))
 
 
 def test_persona_without_prefetch_is_refused(dev_app: Flask) -> None:

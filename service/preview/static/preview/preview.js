@@ -107,7 +107,7 @@
     const facts = el("dl", { class: "facts" });
     const addFact = (label, value) => facts.append(el("dt", { text: label }), el("dd", { text: value }));
     addFact("Patient", keyData.patient || "unknown");
-    addFact("Age", keyData.age === undefined ? "unknown" : keyData.age + " years");
+    addFact(keyData.ageLabel || "Age", keyData.age === undefined ? "unknown" : keyData.age + " years");
     if (keyData.sex) addFact("Sex", keyData.sex);
     addFact("As of", keyData.asOf || "");
     root.append(facts);
