@@ -43,26 +43,29 @@ def running_service(
     args: Sequence[str] = ("--dev",),
     env: Mapping[str, str] | None = None,
     port: int | None = None,
+    program: Sequence[str] = (sys.executable, "-m", "service.cli"),
 ) -> Iterator[LiveService]:
     """Run `osteocds serve --host 127.0.0.1 --port <port> *args` until the block ends.
 
-    The environment is this process's without any `OSTEOCDS_*` variable, plus a data directory
-    under `work_dir`, log level WARNING, and `env`. Pass `port` (from `free_port()`) when a
-    setting must name the server's own URL before it starts (`OSTEOCDS_PUBLIC_BASE_URL`).
+    The environment is this process's without any `OSTEOCDS_*` variable or `PYTHONPATH`, plus a
+    data directory under `work_dir`, log level WARNING, and `env`. Pass `port` (from
+    `free_port()`) when a setting must name the server's own URL before it starts
+    (`OSTEOCDS_PUBLIC_BASE_URL`), and `program` to run another installation's `osteocds`.
+    The server runs in its own process group (`process.pid`), stopped as a whole.
     """
     port = port or free_port()
     data_dir = work_dir / "data"
     data_dir.mkdir(parents=True, exist_ok=True)
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("OSTEOCDS_")}
+    environment = {k: v for k, v in os.environ.items()
+                   if not k.startswith("OSTEOCDS_") and k != "PYTHONPATH"}
     environment.pop("PROMETHEUS_MULTIPROC_DIR", None)
     environment.update({"OSTEOCDS_DATA_DIR": str(data_dir), "OSTEOCDS_LOG_LEVEL": "WARNING"})
     environment.update(env or {})
     log_path = work_dir / f"serve-{port}.log"
-    command = [sys.executable, "-m", "service.cli", "serve", "--host", "127.0.0.1",
-               "--port", str(port), *args]
+    command = [*program, "serve", "--host", "127.0.0.1", "--port", str(port), *args]
     with log_path.open("wb") as log:
         process = subprocess.Popen(command, env=environment, stdout=log, stderr=log,
-                                   cwd=work_dir)
+                                   cwd=work_dir, start_new_session=True)
     service = LiveService(f"http://127.0.0.1:{port}", process, log_path)
     try:
         _wait_healthy(service)
@@ -86,10 +89,13 @@ def _wait_healthy(service: LiveService) -> None:
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=25)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+    """SIGTERM to the whole process group (graceful), SIGKILL if it lingers; a server the test
+    already killed is left alone."""
+    if process.poll() is not None:
+        return
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=25)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)

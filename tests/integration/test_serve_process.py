@@ -8,33 +8,23 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
 from pathlib import Path
-from typing import NamedTuple
 
 import pytest
 import requests
 
 from service.store import SqliteStore
 from tests.conftest import assert_operation_outcome, assert_valid_discovery, assert_valid_response
+from tests.live_service import free_port, running_service
 from tests.protocol.examples import hook_request
 
 pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[2]
 OSTEOCDS = Path(sys.executable).with_name("osteocds")
-START_TIMEOUT_SECONDS = 60
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def clean_env(**extra: str) -> dict[str, str]:
@@ -43,50 +33,6 @@ def clean_env(**extra: str) -> dict[str, str]:
            if not k.startswith("OSTEOCDS_") and k != "PYTHONPATH"}
     env.update(extra)
     return env
-
-
-class Server(NamedTuple):
-    url: str
-    pid: int  # also the process group id (start_new_session)
-
-
-@contextmanager
-def serve(command: Sequence[str], *, cwd: Path, env: dict[str, str]) -> Iterator[Server]:
-    """Run `osteocds serve ... --port <free>` in its own process group.
-
-    Stopped with SIGTERM (graceful) at the end unless the test already killed it."""
-    port = free_port()
-    log = (cwd / f"serve-{port}.log").open("wb")
-    process = subprocess.Popen(
-        [*command, "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
-        cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    base_url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_until_healthy(base_url, process, cwd / f"serve-{port}.log")
-        yield Server(base_url, process.pid)
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(timeout=10)
-        log.close()
-
-
-def _wait_until_healthy(base_url: str, process: subprocess.Popen, log_path: Path) -> None:
-    deadline = time.monotonic() + START_TIMEOUT_SECONDS
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"osteocds serve exited {process.returncode}:\n{log_path.read_text()}")
-        try:
-            if requests.get(f"{base_url}/healthz", timeout=1).status_code == 200:
-                return
-        except requests.ConnectionError:
-            pass
-        time.sleep(0.2)
-    pytest.fail(f"osteocds serve did not become healthy:\n{log_path.read_text()}")
 
 
 @pytest.fixture
@@ -99,8 +45,9 @@ def workdir(tmp_path: Path) -> Path:
 def test_serve_answers_over_http_and_feedback_survives_kill_9(workdir: Path) -> None:
     data_dir = workdir / "data"
     env = clean_env(OSTEOCDS_DATA_DIR=str(data_dir), OSTEOCDS_MAX_BODY_BYTES=str(64 * 1024))
-    with serve([str(OSTEOCDS), "serve", "--dev"], cwd=workdir, env=env) as server:
-        base_url = server.url
+    with running_service(workdir, program=[str(OSTEOCDS)], env=env,
+                         args=("--dev", "--workers", "1")) as server:
+        base_url = server.base_url
         discovery = requests.get(f"{base_url}/cds-services", timeout=10)
         assert discovery.status_code == 200
         assert_valid_discovery(discovery.json())
@@ -132,7 +79,7 @@ def test_serve_answers_over_http_and_feedback_survives_kill_9(workdir: Path) -> 
         assert_operation_outcome(html, 415)
 
         # kill -9 the whole server (master and workers), no chance to flush anything.
-        os.killpg(server.pid, signal.SIGKILL)
+        os.killpg(server.process.pid, signal.SIGKILL)
         time.sleep(0.5)
 
     store = SqliteStore(data_dir / "osteocds.sqlite3")
@@ -144,8 +91,9 @@ def test_serve_answers_over_http_and_feedback_survives_kill_9(workdir: Path) -> 
         ("3f1b7b9e-5d1a-4c47-9a57-0c8a4d0e6a11", "patient-declined")]
 
     # After a restart the same fact is recognised as a repeat.
-    with serve([str(OSTEOCDS), "serve", "--dev"], cwd=workdir, env=env) as server:
-        again = requests.post(f"{server.url}/cds-services/osteoporosis-order-select/feedback",
+    with running_service(workdir, program=[str(OSTEOCDS)], env=env,
+                         args=("--dev", "--workers", "1")) as server:
+        again = requests.post(f"{server.base_url}/cds-services/osteoporosis-order-select/feedback",
                               json=feedback, timeout=10)
         assert again.json() == {"recorded": 0, "duplicates": 1}
 
@@ -215,9 +163,9 @@ def test_wheel_installs_and_serves_outside_the_checkout(tmp_path: Path) -> None:
     assert str(site_packages) in where, where
 
     env = clean_env(OSTEOCDS_DATA_DIR=str(outside / "data"))
-    with serve([str(venv / "bin" / "osteocds"), "serve", "--dev"], cwd=outside,
-               env=env) as server:
-        base_url = server.url
+    with running_service(outside, program=[str(venv / "bin" / "osteocds")], env=env,
+                         args=("--dev", "--workers", "1")) as server:
+        base_url = server.base_url
         discovery = requests.get(f"{base_url}/cds-services", timeout=10)
         assert discovery.status_code == 200
         body = discovery.json()
