@@ -9,6 +9,7 @@ forking, so a bad configuration is reported once, clearly, with exit status 2.
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
 from typing import Any
 
@@ -59,8 +60,20 @@ def run(args: argparse.Namespace) -> int:
     _configure_logging(settings)
     options = gunicorn_options(settings, host=args.host, port=args.port,
                                workers=args.workers, threads=args.threads)
+    freeze_startup_objects()
     GunicornApplication(app, options).run()
     return 0
+
+
+def freeze_startup_objects() -> None:
+    """Move everything built at start-up (the app, knowledge, schemas, the R4B model classes:
+    ~96,000 objects) out of the garbage collector's reach before the workers fork.
+
+    A full collection walking them took ~60 ms, paid by whichever request triggered it (about
+    one in a hundred: the p99); frozen, they are never scanned again, and the workers keep
+    sharing their pages with the master (no copy-on-write from the collector's bookkeeping)."""
+    gc.collect()
+    gc.freeze()
 
 
 def load_settings(*, dev: bool) -> Settings:
