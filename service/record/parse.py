@@ -61,6 +61,12 @@ def parse_date(value: Any, source: DateSource = DateSource.DATE_TIME) -> DateRan
     """
     if not isinstance(value, str):
         return None
+    if len(value) >= 10 and _is_plain_day(value):  # fast path: YYYY-MM-DD[T...]
+        try:
+            day_value = date(int(value[:4]), int(value[5:7]), int(value[8:10]))
+        except ValueError:
+            return None
+        return DateRange(day_value, day_value, source)
     match = _FHIR_DATE.match(value.strip())
     if match is None:
         return None
@@ -78,9 +84,21 @@ def parse_date(value: Any, source: DateSource = DateSource.DATE_TIME) -> DateRan
     return DateRange(day_value, day_value, source)
 
 
+def _is_plain_day(value: str) -> bool:
+    """"YYYY-MM-DD", or that followed by "T" and no line break, in ASCII digits: the common
+    case, which `_FHIR_DATE` would read the same way."""
+    return (
+        value[4] == "-" and value[7] == "-"
+        and (len(value) == 10 or (value[10] == "T" and "\n" not in value))
+        and value[:4].isascii() and value[:4].isdigit()
+        and value[5:7].isascii() and value[5:7].isdigit()
+        and value[8:10].isascii() and value[8:10].isdigit()
+    )
+
+
 def parse_period(period: Any) -> DateRange | None:
     """A Period as the range [start's earliest, end's latest]; None without start and end."""
-    if not isinstance(period, Mapping):
+    if not _is_mapping(period):
         return None
     start = parse_date(period.get("start"))
     end = parse_date(period.get("end"))
@@ -92,21 +110,23 @@ def parse_period(period: Any) -> DateRange | None:
 
 def codings_of(concept: Any) -> tuple[Coding, ...]:
     """The codings of a CodeableConcept that carry a code."""
-    if not isinstance(concept, Mapping):
+    if not _is_mapping(concept):
         return ()
     codings = concept.get("coding")
     if not isinstance(codings, list):
         return ()
-    return tuple(
-        Coding(_str(c.get("system")), c["code"], _str(c.get("display")))
-        for c in codings
-        if isinstance(c, Mapping) and isinstance(c.get("code"), str) and c["code"]
-    )
+    found = []
+    for c in codings:
+        if _is_mapping(c):
+            code = c.get("code")
+            if isinstance(code, str) and code:
+                found.append(Coding(_str(c.get("system")), code, _str(c.get("display"))))
+    return tuple(found)
 
 
 def text_of(concept: Any) -> str | None:
     """CodeableConcept.text, else the first coding's display."""
-    if not isinstance(concept, Mapping):
+    if not _is_mapping(concept):
         return None
     text = _str(concept.get("text"))
     if text:
@@ -121,15 +141,16 @@ def first_code(concept: Any) -> str | None:
 
 def parse_quantity(value: Any) -> Quantity | None:
     """A FHIR Quantity with a numeric value, else None."""
-    if not isinstance(value, Mapping):
+    if value is None or not _is_mapping(value):
         return None
     number = value.get("value")
-    if isinstance(number, bool) or not isinstance(number, int | float):
-        return None
-    try:
-        number = float(number)
-    except OverflowError:  # an integer too large for a float
-        return None
+    if type(number) is not float:  # float is the common case; bool is an int, not a number
+        if isinstance(number, bool) or not isinstance(number, int | float):
+            return None
+        try:
+            number = float(number)
+        except OverflowError:  # an integer too large for a float
+            return None
     if not math.isfinite(number):  # Python's json accepts NaN and Infinity
         return None
     return Quantity(number, _str(value.get("unit")), _str(value.get("system")),
@@ -210,10 +231,10 @@ def _timing(resource: Mapping[str, Any], prefix: str, birth_date: DateRange | No
     if birth_date is None or not birth_date.is_known:
         return None
     age = resource.get(f"{prefix}Age")
-    if isinstance(age, Mapping):
+    if _is_mapping(age):
         return _age_range(birth_date, age, age)
     age_range = resource.get(f"{prefix}Range")
-    if isinstance(age_range, Mapping):
+    if _is_mapping(age_range):
         return _age_range(birth_date, age_range.get("low"), age_range.get("high"))
     return None
 
@@ -260,7 +281,7 @@ def parse_medication(
         dose_date = (parse_date(resource.get("effectiveDateTime"))
                      or _period_bound(resource.get("effectivePeriod"), "start"))
         dosage = resource.get("dosage")
-        dose = parse_quantity(dosage.get("dose")) if isinstance(dosage, Mapping) else None
+        dose = parse_quantity(dosage.get("dose")) if _is_mapping(dosage) else None
         source_type = MedicationSourceType.ADMINISTRATION
     elif resource_type == "MedicationStatement":
         if status not in STATEMENT_COUNTED:
@@ -299,10 +320,10 @@ def medication_concept(
 ) -> tuple[tuple[Coding, ...], str | None]:
     """Codings and text from medicationCodeableConcept or the resolved medicationReference."""
     concept = resource.get("medicationCodeableConcept")
-    if isinstance(concept, Mapping):
+    if _is_mapping(concept):
         return codings_of(concept), text_of(concept)
     reference = resource.get("medicationReference")
-    if not isinstance(reference, Mapping):
+    if not _is_mapping(reference):
         return (), None
     medication = resolve(resource, reference)
     if medication is not None:
@@ -323,7 +344,7 @@ def parse_observation(
                  or parse_date(resource.get("effectiveInstant"))
                  or DateRange.unknown())
     reference_range = next(iter(_list(resource.get("referenceRange"))), None)
-    if not isinstance(reference_range, Mapping):
+    if not _is_mapping(reference_range):
         reference_range = {}
     return Observation(
         reference=reference_of(resource, full_url),
@@ -364,9 +385,9 @@ def parse_draft_order(
 
 def _dose_and_rate(dosages: list[Any]) -> Quantity | None:
     for dosage in dosages:
-        for dose_and_rate in _list(dosage.get("doseAndRate") if isinstance(dosage, Mapping)
+        for dose_and_rate in _list(dosage.get("doseAndRate") if _is_mapping(dosage)
                                    else None):
-            if isinstance(dose_and_rate, Mapping):
+            if _is_mapping(dose_and_rate):
                 quantity = parse_quantity(dose_and_rate.get("doseQuantity"))
                 if quantity is not None:
                     return quantity
@@ -375,13 +396,19 @@ def _dose_and_rate(dosages: list[Any]) -> Quantity | None:
 
 def _period_bound(period: Any, side: str) -> DateRange | None:
     """Period.start or Period.end as its own (possibly partial) date range."""
-    if not isinstance(period, Mapping):
+    if not _is_mapping(period):
         return None
     return parse_date(period.get(side), DateSource.PERIOD)
 
 
 def _str(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
+
+
+def _is_mapping(value: Any) -> bool:
+    """_is_mapping(value), with the JSON case (a dict) checked first: the ABC check
+    costs several times more and runs for every element of every resource."""
+    return type(value) is dict or (value is not None and isinstance(value, Mapping))
 
 
 def _list(value: Any) -> list[Any]:

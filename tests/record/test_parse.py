@@ -40,6 +40,43 @@ def test_not_a_date(value: Any) -> None:
     assert parse.parse_date(value) is None
 
 
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("2024-02-29", date(2024, 2, 29)),
+        ("2024-03-01T23:30:00Z", date(2024, 3, 1)),
+        (" 2024-03-01 ", date(2024, 3, 1)),  # surrounding blanks: the general path strips them
+        ("\uff12\uff10\uff12\uff14-03-01", date(2024, 3, 1)),  # non-ASCII digits, as before
+        ("2023-02-29", None),
+        ("2024-03-01T1\n0", None),
+        ("2024-03-01X", None),
+        ("2024/03/01", None),
+        ("+024-03-01", None),
+    ],
+)
+def test_day_fast_path_reads_like_the_general_pattern(value: str, expected: date | None) -> None:
+    parsed = parse.parse_date(value)
+    assert (parsed.earliest if parsed else None) == expected
+    match = parse._FHIR_DATE.match(value.strip())
+    general = None
+    if match and match.group(3):
+        try:
+            general = date(*(int(g) for g in match.groups()))
+        except ValueError:
+            general = None
+    assert general == expected
+
+
+def test_quantity_values() -> None:
+    assert parse.parse_quantity({"value": 9.5, "unit": "mg/dL"}).value == 9.5
+    assert parse.parse_quantity({"value": 10}).value == 10.0
+    assert parse.parse_quantity({"value": True}) is None
+    assert parse.parse_quantity({"value": float("nan")}) is None
+    assert parse.parse_quantity({"value": 10**400}) is None
+    assert parse.parse_quantity(None) is None
+    assert parse.parse_quantity([{"value": 1.0}]) is None
+
+
 def test_condition_onsets() -> None:
     by_period = parse.parse_condition(h.condition("c", onsetPeriod={"start": "2020-05"}), BIRTH)
     assert by_period is not None
