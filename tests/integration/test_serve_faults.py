@@ -16,7 +16,7 @@ import requests
 
 from tests.conftest import assert_operation_outcome
 from tests.integration.fault_server import running_fault_server, wait_for
-from tests.integration.test_serve_process import OSTEOCDS, clean_env, serve
+from tests.live_service import running_service
 from tests.protocol.examples import hook_request
 
 pytestmark = pytest.mark.integration
@@ -43,18 +43,18 @@ def _stuck_call(base_url: str, fhir_base: str) -> tuple[int, float, str]:
 
 
 def test_healthz_answers_while_hook_calls_hang_and_they_get_412(tmp_path: Path) -> None:
-    env = clean_env(OSTEOCDS_DATA_DIR=str(tmp_path / "data"),
-                    OSTEOCDS_FHIR_DEADLINE_SECONDS=str(DEADLINE))
-    command = [str(OSTEOCDS), "serve", "--dev", "--threads", "8"]
-    with (running_fault_server() as fault, serve(command, cwd=tmp_path, env=env) as server,
+    env = {"OSTEOCDS_FHIR_DEADLINE_SECONDS": str(DEADLINE)}
+    args = ("--dev", "--threads", "8", "--workers", "1")
+    with (running_fault_server() as fault, running_service(tmp_path, args=args, env=env) as server,
           ThreadPoolExecutor(max_workers=len(MODES)) as pool):
-        calls = [pool.submit(_stuck_call, server.url, f"{fault.base}/{mode}") for mode in MODES]
+        calls = [pool.submit(_stuck_call, server.base_url, f"{fault.base}/{mode}")
+                 for mode in MODES]
         # every call is inside the service, its six queries stuck on the fault server
         assert wait_for(lambda: len(fault.seen) >= QUERIES * len(MODES), DEADLINE)
         health_times = []
         for _ in range(5):
             started = time.monotonic()
-            health = requests.get(f"{server.url}/healthz", timeout=5)
+            health = requests.get(f"{server.base_url}/healthz", timeout=5)
             health_times.append(time.monotonic() - started)
             assert health.status_code == 200
             time.sleep(0.05)
