@@ -2,8 +2,12 @@
 
 The same templates serve discovery (`prefetch` in `/cds-services`) and the FHIR fallback: a key
 the EHR did not prefetch is fetched by filling `{{context.patientId}}` in its template. Only the
-2.0 query subset is used (reference by patient, token equality, `_sort`), so every EHR that
-prefetches at all can honour them.
+2.0 query subset is used (reference by patient, token equality, `_sort`, `_count`), so every EHR
+that prefetches at all can honour them.
+
+Every search asks for `_count=1000` (`PAGE_SIZE`): servers page by 20 by default (HAPI), which
+would put a 2,000-Observation history at 100 pages, far above `OSTEOCDS_FHIR_MAX_PAGES` (20) and
+the time budget; a server with a lower maximum clamps the page size to it.
 
 Observation codes: each entry of `observation_codes` is either a bare LOINC code ("38265-5"),
 which is written as `http://loinc.org|38265-5`, or an already system-qualified token
@@ -18,6 +22,7 @@ from typing import Protocol
 
 LOINC_SYSTEM = "http://loinc.org"
 PATIENT_ID_PLACEHOLDER = "{{context.patientId}}"
+PAGE_SIZE = 1000  # `_count` of every search; servers clamp it to their own maximum
 
 PATIENT = "patient"
 CONDITIONS = "conditions"
@@ -80,13 +85,14 @@ def prefetch_templates(
     if not tokens:
         raise ValueError("prefetch_templates needs at least one observation code")
     search = f"?patient={PATIENT_ID_PLACEHOLDER}"
+    page = f"&_count={PAGE_SIZE}"
     return {
         PATIENT: f"Patient/{PATIENT_ID_PLACEHOLDER}",
-        CONDITIONS: f"Condition{search}",
-        MEDICATION_STATEMENTS: f"MedicationStatement{search}",
-        MEDICATION_REQUESTS: f"MedicationRequest{search}",
-        MEDICATION_ADMINISTRATIONS: f"MedicationAdministration{search}",
-        OBSERVATIONS: f"Observation{search}&code={','.join(tokens)}&_sort=-date",
+        CONDITIONS: f"Condition{search}{page}",
+        MEDICATION_STATEMENTS: f"MedicationStatement{search}{page}",
+        MEDICATION_REQUESTS: f"MedicationRequest{search}{page}",
+        MEDICATION_ADMINISTRATIONS: f"MedicationAdministration{search}{page}",
+        OBSERVATIONS: f"Observation{search}&code={','.join(tokens)}&_sort=-date{page}",
     }
 
 

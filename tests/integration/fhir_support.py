@@ -9,7 +9,7 @@ from typing import Any
 
 import requests
 
-from service.record.queries import PATIENT, fill_template, prefetch_templates
+from service.record.queries import PAGE_SIZE, PATIENT, fill_template, prefetch_templates
 
 REPO = Path(__file__).resolve().parents[2]
 SYNTHEA_DIR = REPO.parent / "shared" / "data" / "synthea"
@@ -27,7 +27,8 @@ TEMPLATES = prefetch_templates(observation_codes())
 
 def paged_templates(count: int) -> dict[str, str]:
     """The service's templates with a small `_count`, so the FHIR path must follow next links."""
-    return {key: (template if key == PATIENT else f"{template}&_count={count}")
+    return {key: (template if key == PATIENT else
+                  template.replace(f"_count={PAGE_SIZE}", f"_count={count}"))
             for key, template in TEMPLATES.items()}
 
 
@@ -37,9 +38,7 @@ def prefetch_from_server(base_url: str, patient_id: str,
     http = session or requests.Session()
     prefetch: dict[str, Any] = {}
     for key, template in TEMPLATES.items():
-        query = fill_template(template, patient_id)
-        if key != PATIENT:
-            query += "&_count=1000"
+        query = fill_template(template, patient_id)  # searches carry _count=PAGE_SIZE (1000)
         response = http.get(f"{base_url}/{query}", timeout=30,
                             headers={"Accept": "application/fhir+json"})
         response.raise_for_status()

@@ -66,8 +66,10 @@ def test_prefetch_templates_are_legal_cds_hooks_2_0(client) -> None:
                 "medicationAdministrations"):
         assert "code=" not in prefetch[key]
         assert "_sort" not in prefetch[key]
+        assert prefetch[key].endswith("&_count=1000")  # one page for a long history
     observations = prefetch["observations"]
     assert "_sort=-date" in observations
+    assert observations.endswith("&_count=1000")
     assert "http://loinc.org|38267-1" in observations  # lumbar spine T-score, from the data
 
 

@@ -12,12 +12,13 @@ def test_six_keys_exactly() -> None:
     assert tuple(templates) == PREFETCH_KEYS
     assert templates == {
         "patient": "Patient/{{context.patientId}}",
-        "conditions": "Condition?patient={{context.patientId}}",
-        "medicationStatements": "MedicationStatement?patient={{context.patientId}}",
-        "medicationRequests": "MedicationRequest?patient={{context.patientId}}",
-        "medicationAdministrations": "MedicationAdministration?patient={{context.patientId}}",
+        "conditions": "Condition?patient={{context.patientId}}&_count=1000",
+        "medicationStatements": "MedicationStatement?patient={{context.patientId}}&_count=1000",
+        "medicationRequests": "MedicationRequest?patient={{context.patientId}}&_count=1000",
+        "medicationAdministrations":
+            "MedicationAdministration?patient={{context.patientId}}&_count=1000",
         "observations": "Observation?patient={{context.patientId}}"
-        "&code=http://loinc.org|38265-5&_sort=-date",
+        "&code=http://loinc.org|38265-5&_sort=-date&_count=1000",
     }
 
 
@@ -25,6 +26,7 @@ def test_observation_codes_qualified_deduplicated_in_order() -> None:
     templates = prefetch_templates(["2", "http://snomed.info/sct|9", "2", " 1 "])
     assert templates["observations"].endswith(
         "&code=http://loinc.org|2,http://snomed.info/sct|9,http://loinc.org|1&_sort=-date"
+        "&_count=1000"
     )
 
 
@@ -42,7 +44,7 @@ def test_local_codes_are_bare_tokens_after_the_loinc_ones() -> None:
     templates = prefetch_templates(["38265-5"], local_codes=["frax-mof-10y", "frax-mof-10y"])
     assert templates["observations"] == (
         "Observation?patient={{context.patientId}}"
-        "&code=http://loinc.org|38265-5,frax-mof-10y&_sort=-date")
+        "&code=http://loinc.org|38265-5,frax-mof-10y&_sort=-date&_count=1000")
 
 
 @pytest.mark.parametrize("code", ["", "a|b", "a,b", "a&b=c"])
