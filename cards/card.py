@@ -23,10 +23,15 @@ def fit_summary(summary: str) -> str:
 def prune(value: Any) -> Any:
     """Drop None, empty strings, empty lists and empty objects, recursively."""
     if isinstance(value, dict):
-        pruned = {key: prune(item) for key, item in value.items()}
-        return {key: item for key, item in pruned.items() if not _empty(item)}
+        kept = {}
+        for key, item in value.items():
+            if isinstance(item, dict | list | tuple):
+                item = prune(item)
+            if not _empty(item):
+                kept[key] = item
+        return kept
     if isinstance(value, list | tuple):
-        return [item for item in (prune(v) for v in value) if not _empty(item)]
+        return [item for item in map(prune, value) if not _empty(item)]
     return value
 
 

@@ -35,7 +35,8 @@ def response_problems(response: Mapping[str, Any]) -> list[str]:
             problems.append(f"{where}: must be an object")
             continue
         problems.extend(_card_problems(card, where))
-        _empty_values(card, where, problems)
+        if _has_empty_value(card):  # the cheap scan first; paths only when something is wrong
+            _empty_values(card, where, problems)
     for key, value in response.items():
         if key != "cards":
             _empty_values(value, key, problems)
@@ -53,6 +54,17 @@ def _card_problems(card: Mapping[str, Any], where: str) -> list[str]:
     if isinstance(source, Mapping) and not source.get("label"):
         problems.append(f"{where}.source.label: is required")
     return problems
+
+
+def _has_empty_value(value: Any) -> bool:
+    """Whether `_empty_values` would find anything (no paths built: the common, clean case)."""
+    if value is None:
+        return True
+    if isinstance(value, dict):
+        return not value or any(_has_empty_value(item) for item in value.values())
+    if isinstance(value, list):
+        return not value or any(_has_empty_value(item) for item in value)
+    return isinstance(value, str) and not value
 
 
 def _empty_values(value: Any, where: str, problems: list[str]) -> None:
