@@ -9,6 +9,7 @@ acknowledged with 200 survives `kill -9`.
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -19,6 +20,25 @@ from service.store.sql import SqlStore
 
 BUSY_TIMEOUT_MS = 10_000
 _TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"  # fixed width: text order is time order
+
+
+def _use_wal(connection: sqlite3.Connection) -> None:
+    """Switch the database file to WAL (persistent: a no-op once set).
+
+    Changing the journal mode needs an exclusive lock and SQLite may answer "database is locked"
+    at once, without its busy handler, when other connections open a new database at the same
+    moment (several gunicorn workers starting): retry within the busy timeout."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            if connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal":
+                return
+            connection.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
 
 
 class SqliteStore(SqlStore):
@@ -37,7 +57,7 @@ class SqliteStore(SqlStore):
             check_same_thread=False,
         )
         connection.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        connection.execute("PRAGMA journal_mode = WAL")
+        _use_wal(connection)
         connection.execute("PRAGMA synchronous = FULL")
         return connection
 
