@@ -37,6 +37,7 @@ __all__ = [
 ]
 
 METRICS_PATH = "/metrics"
+ANSWERED_CARDS = "osteocds_answered_cards"  # flask.g attribute: the cards a service call answered
 _EXTENSION_KEY = "osteocds-metrics"
 _ENDPOINTS = {
     "/cds-services": "discovery",
@@ -69,8 +70,10 @@ def _record_request(response: Response) -> Response:
     seconds = time.perf_counter() - started if started is not None else None
     observe_request(endpoint, service, response.status_code, seconds)
     if endpoint == "service" and response.status_code == 200 and response.is_json:
-        body = response.get_json(silent=True)
-        cards = body.get("cards") if isinstance(body, dict) else None
+        cards = g.get(ANSWERED_CARDS)  # set by the route: no second parse of the body
+        if cards is None:
+            body = response.get_json(silent=True)
+            cards = body.get("cards") if isinstance(body, dict) else None
         if isinstance(cards, list):
             observe_cards(service, [c for c in cards if isinstance(c, dict)])
     return response

@@ -16,13 +16,14 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from flask import Blueprint, Response, jsonify
+from flask import Blueprint, Response, g, jsonify
 
 from service.errors import InvalidRequest
 from service.hooks import run_hook
 from service.protocol import validation
 from service.protocol.body import read_json_object
 from service.protocol.errors import error_response
+from service.protocol.metrics import ANSWERED_CARDS
 from service.protocol.state import protocol_state
 from service.store import FeedbackEntry, FeedbackReceipt
 
@@ -57,6 +58,7 @@ def call_service(service_id: str) -> Response:
         card_producers=state.card_producers,
     )
     _remember_issued_cards(definition.id, response["cards"])
+    setattr(g, ANSWERED_CARDS, response["cards"])  # counted by the metrics hook
     return jsonify(response)
 
 
