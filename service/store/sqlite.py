@@ -71,10 +71,24 @@ class SqliteStore(SqlStore):
         """Issued-card rows (one write per hook call) commit without an fsync: in WAL mode with
         synchronous=NORMAL a committed row survives a crash or `kill -9` of the process (only an
         OS crash or power loss can drop the last rows). Feedback keeps synchronous=FULL."""
+        with self._without_fsync():
+            return super().record_issued_cards(service_id, cards, issued_at=issued_at)
+
+    def remember_jti(self, iss: str, jti: str, expires_at: datetime) -> bool:
+        """Replay-cache rows (one per authenticated call) commit without an fsync, like issued
+        cards: a row survives `kill -9` of any worker; only an OS crash or power loss can drop the
+        last ones, re-opening those tokens (at most 1 hour of lifetime) to one replay. The fsync
+        per call queued every worker on the write lock: p99 0.3-0.6 s at 8 connections."""
+        with self._without_fsync():
+            return super().remember_jti(iss, jti, expires_at)
+
+    @contextmanager
+    def _without_fsync(self) -> Iterator[None]:
+        """WAL with synchronous=NORMAL for one write on this thread's connection."""
         connection = self._connection()
         connection.execute("PRAGMA synchronous = NORMAL")
         try:
-            return super().record_issued_cards(service_id, cards, issued_at=issued_at)
+            yield
         finally:
             connection.execute("PRAGMA synchronous = FULL")
 

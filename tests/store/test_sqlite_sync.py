@@ -1,6 +1,6 @@
-"""Issued-card rows commit with synchronous=NORMAL (no fsync per hook call); the connection is
-back to FULL afterwards, so feedback stays fsynced, and the rows survive a `kill -9` of the
-writing process (a real child process killed mid-run)."""
+"""Issued-card and JWT replay rows commit with synchronous=NORMAL (no fsync per call); the
+connection is back to FULL afterwards, so feedback stays fsynced, and the rows survive a `kill -9`
+of the writing process (a real child process killed mid-run)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import uuid
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from service.store.sqlite import SqliteStore
@@ -28,19 +29,34 @@ def test_issued_cards_leave_the_connection_fully_synchronous(tmp_path: Path) -> 
         store.close()
 
 
+def test_replay_rows_leave_the_connection_fully_synchronous(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "s.sqlite3")
+    try:
+        store.migrate()
+        expires = datetime.now(UTC) + timedelta(minutes=5)
+        assert store.remember_jti("https://ehr.example", "jti-1", expires) is True
+        assert store.pragma("synchronous") == 2  # FULL again
+        assert store.remember_jti("https://ehr.example", "jti-1", expires) is False
+    finally:
+        store.close()
+
+
 WRITER = """
 import sys, time, uuid
+from datetime import UTC, datetime, timedelta
 from service.store.sqlite import SqliteStore
 store = SqliteStore(sys.argv[1])
 store.migrate()
 card = {"uuid": sys.argv[2], "source": {"label": "x"}}
 store.record_issued_cards("svc", [card])
+expires = datetime.now(UTC) + timedelta(hours=1)
+assert store.remember_jti("https://ehr.example", sys.argv[2], expires)
 print("written", flush=True)
 time.sleep(60)
 """
 
 
-def test_issued_cards_survive_kill_9(tmp_path: Path) -> None:
+def test_issued_cards_and_replay_rows_survive_kill_9(tmp_path: Path) -> None:
     path, card_uuid = tmp_path / "k.sqlite3", str(uuid.uuid4())
     root = Path(__file__).resolve().parents[2]
     child = subprocess.Popen(
@@ -59,5 +75,8 @@ def test_issued_cards_survive_kill_9(tmp_path: Path) -> None:
     store = SqliteStore(path)
     try:
         assert [c.card_uuid for c in store.iter_issued_cards()] == [card_uuid]
+        # The token the killed worker accepted is still a replay for every other worker.
+        expires = datetime.now(UTC) + timedelta(hours=1)
+        assert store.remember_jti("https://ehr.example", card_uuid, expires) is False
     finally:
         store.close()
