@@ -11,7 +11,6 @@ repeat (next link to itself), foreign-next (next link on another origin and path
 from __future__ import annotations
 
 import json
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -131,11 +130,6 @@ def running_fault_server() -> Iterator[_FaultServer]:
         server.server_close()
         thread.join(5)
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def wait_for(predicate: object, seconds: float) -> bool:

@@ -2,27 +2,19 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import requests
 
-from service.record.queries import PAGE_SIZE, PATIENT, fill_template, prefetch_templates
+from service.knowledge import load_knowledge
+from service.record.queries import PAGE_SIZE, PATIENT, fill_template, service_templates
 
 REPO = Path(__file__).resolve().parents[2]
 SYNTHEA_DIR = REPO.parent / "shared" / "data" / "synthea"
-OBSERVATIONS_FILE = REPO / "service" / "knowledge" / "data" / "observations.json"
-
-
-def observation_codes() -> list[str]:
-    """Every LOINC code of the knowledge data's observation kinds (T-score, BMD, labs...)."""
-    kinds = json.loads(OBSERVATIONS_FILE.read_text())["observations"]
-    return [entry["code"] for kind in kinds for entry in kind.get("loinc", [])]
-
-
-TEMPLATES = prefetch_templates(observation_codes())
+KNOWLEDGE = load_knowledge()
+TEMPLATES = service_templates(KNOWLEDGE)  # exactly the service's own six templates
 
 
 def paged_templates(count: int) -> dict[str, str]:

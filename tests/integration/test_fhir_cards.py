@@ -12,7 +12,6 @@ order-select with no prefetch reuses nothing on purpose: it is the order hook's 
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import date
@@ -37,7 +36,6 @@ from tests.fhir_server.fixture import FhirServer, fhir_server
 from tests.integration import fhir_support as support
 
 pytestmark = pytest.mark.integration
-OBSERVATIONS_FILE = support.OBSERVATIONS_FILE
 __all__ = ["fhir_server"]  # the fixture, registered by import
 
 EXPECTED = fhir_fixtures.load_expected()
@@ -48,11 +46,6 @@ ORDER_SCENARIOS = [
     for persona in PERSONAS
     for scenario in EXPECTED["personas"][persona]["hooks"].get("order-select", [])
 ]
-# Personas whose expected cards need data the service's templates cannot ask for today: the
-# knowledge layer gives `prefetch_templates` LOINC codes only, so an Observation known only by an
-# EHR-local code is neither prefetched (by an EHR following the template) nor fetched. Both paths
-# still agree. Passing `observations.json` local_codes as `prefetch_templates(codes, local_codes)`
-# closes the gap (test_local_codes_fetch_the_local_frax below); then this entry must go.
 SERVICE = {"patient-view": "/cds-services/osteoporosis-patient-view",
            "order-select": "/cds-services/osteoporosis-order-select"}
 
@@ -144,14 +137,13 @@ def test_patient_view_same_cards_and_record_without_prefetch(
 
 
 def test_local_codes_fetch_the_local_frax(loaded: FhirServer) -> None:
-    """With observations.json local_codes in the template, p16's local FRAX is fetched."""
-    kinds = json.loads(OBSERVATIONS_FILE.read_text())["observations"]
-    local = [code for kind in kinds for code in kind.get("local_codes", [])]
-    templates = prefetch_templates(support.observation_codes(), local_codes=local)
+    """The service's templates carry the knowledge data's local codes: p16's local FRAX is
+    fetched, and would not be with LOINC codes alone."""
+    loinc_only = prefetch_templates(support.KNOWLEDGE.prefetch_observation_codes())
     request = support.hook_request(fhir_fixtures.patient_id("p16"), fhir_server=loaded.base_url)
-    with_local = gather_record(request, settings=Settings(profile="dev"), templates=templates)
-    without = gather_record(request, settings=Settings(profile="dev"),
-                            templates=support.TEMPLATES)
+    with_local = gather_record(request, settings=Settings(profile="dev"),
+                               templates=support.TEMPLATES)
+    without = gather_record(request, settings=Settings(profile="dev"), templates=loinc_only)
     local_codings = {c.code for o in with_local.observations for c in o.codings} - {
         c.code for o in without.observations for c in o.codings}
     assert local_codings == {"frax-mof-10y", "frax-hip-10y"}

@@ -190,8 +190,10 @@ def test_synthea_patient_same_record_without_prefetch(
     its own data (the Synthea bundle, Observations filtered by the template's codes)."""
     server, bundles = synthea_server
     bundle = bundles[path]
-    prefetched = build_hook_request("patient-view", bundle, prefetch="full",
-                                    observation_codes=support.observation_codes())
+    prefetched = build_hook_request(
+        "patient-view", bundle, prefetch="full",
+        observation_codes=support.KNOWLEDGE.prefetch_observation_codes(),
+        local_observation_codes=support.KNOWLEDGE.prefetch_local_observation_codes())
     patient_id = prefetched["context"]["patientId"]
     from_server = gather_record(support.hook_request(patient_id, fhir_server=server.base_url),
                                 settings=SETTINGS, templates=support.paged_templates(40))
