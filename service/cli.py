@@ -1,6 +1,6 @@
 """The `osteocds` command. Each sub-command lives in `service/commands/<name>.py` and exposes
 `register(subparsers) -> None`, which adds its parser and sets `func` to a callable taking the
-parsed arguments and returning an exit code."""
+parsed arguments and returning an exit code. Modules named `_*` are shared helpers, not commands."""
 
 from __future__ import annotations
 
@@ -17,6 +17,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="osteocds", description="osteocds CDS Hooks 2.0 service")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for module_info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
+        if module_info.name.startswith("_"):
+            continue
         module = importlib.import_module(f"{commands.__name__}.{module_info.name}")
         module.register(subparsers)
     return parser

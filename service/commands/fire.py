@@ -24,6 +24,7 @@ from urllib.parse import quote
 
 import requests
 
+from service.commands._http import fhir_session, outcome_text
 from service.hook_requests import HOOKS, build_hook_request, draft_medication_request
 from service.hook_requests import fhir_authorization as fhir_authorization_object
 
@@ -33,6 +34,7 @@ DEFAULT_SERVICE = "http://127.0.0.1:8080"
 DEFAULT_USER_ID = "Practitioner/example"
 TIMEOUT_SECONDS = 30
 EXIT_FAILED = 1
+PROBLEM_CHARS = 300  # of each OperationOutcome diagnostic quoted in an error
 _TOKEN = re.compile(r"\{\{\s*([A-Za-z.]+)\s*\}\}")
 _USER_TOKENS = {"userPractitionerId": "Practitioner", "userPractitionerRoleId": "PractitionerRole",
                 "userPatientId": "Patient", "userRelatedPersonId": "RelatedPerson"}
@@ -91,10 +93,7 @@ def fire(args: argparse.Namespace) -> dict[str, Any]:
     definition = discover(service_session, service_base, args.hook)
     request = build_request(args, fhir_server)
     if args.prefetch:
-        fhir = requests.Session()
-        fhir.headers["Accept"] = "application/fhir+json"
-        if args.token:
-            fhir.headers["Authorization"] = f"Bearer {args.token}"
+        fhir = fhir_session(args.token)
         request["prefetch"] = fetch_prefetch(fhir, fhir_server, definition.get("prefetch", {}),
                                              request["context"], sys.stderr)
         if not request["prefetch"]:
@@ -192,12 +191,7 @@ def send(session: requests.Session, url: str, request: Mapping[str, Any]) -> dic
 
 
 def _problem(response: requests.Response) -> str:
-    try:
-        issues = response.json().get("issue", [])
-    except (ValueError, AttributeError):
-        return ""
-    texts = [str(issue.get("diagnostics") or issue.get("code", ""))[:300] for issue in issues]
-    return f": {'; '.join(texts)}" if texts else ""
+    return outcome_text(response, limit=PROBLEM_CHARS)
 
 
 # ---- printing ---------------------------------------------------------------------------------

@@ -16,7 +16,8 @@ from typing import Any, TextIO
 
 import requests
 
-FHIR_JSON = "application/fhir+json"
+from service.commands._http import FHIR_JSON, fhir_session, outcome_text
+
 REQUEST_TIMEOUT_SECONDS = 60
 EXIT_FAILED = 1
 
@@ -84,15 +85,6 @@ def run_load(args: argparse.Namespace) -> int:
     return EXIT_FAILED if failures else 0
 
 
-def fhir_session(token: str | None) -> requests.Session:
-    """A session that sends FHIR JSON and, when given, the bearer token."""
-    session = requests.Session()
-    session.headers["Accept"] = FHIR_JSON
-    if token:
-        session.headers["Authorization"] = f"Bearer {token}"
-    return session
-
-
 def wait_for_server(session: requests.Session, base_url: str, seconds: float) -> bool:
     """Poll `GET [base]/metadata` until it answers 200 or `seconds` pass."""
     deadline = time.monotonic() + seconds
@@ -115,7 +107,7 @@ def put_transaction(session: requests.Session, base_url: str, bundle: dict[str, 
     except requests.RequestException as error:
         return f"cannot reach the FHIR server ({type(error).__name__})"
     if response.status_code >= 300:
-        return f"HTTP {response.status_code}{_outcome_text(response)}"
+        return f"HTTP {response.status_code}{outcome_text(response, limit=200)}"
     try:
         answer = response.json()
     except ValueError:
@@ -126,15 +118,6 @@ def put_transaction(session: requests.Session, base_url: str, bundle: dict[str, 
         return "the answer is not a transaction-response Bundle with one entry per resource"
     bad = [status for status in statuses if not status.startswith("2")]
     return f"{len(bad)} entries failed ({', '.join(sorted(set(bad)))})" if bad else None
-
-
-def _outcome_text(response: requests.Response) -> str:
-    try:
-        issues = response.json().get("issue", [])
-    except (ValueError, AttributeError):
-        return ""
-    texts = [str(issue.get("diagnostics") or issue.get("code", ""))[:200] for issue in issues]
-    return f": {'; '.join(texts)}" if texts else ""
 
 
 class ProgressBar:
