@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from service.evaluation.dates import months_before, wholly_on_or_after
+from service.evaluation.dates import may_be_on_or_after, months_before, wholly_on_or_after
 from service.evaluation.labs import format_quantity, latest_since, results
 from service.evaluation.model import CardiovascularAssessment, CardiovascularVerdict, Evidence
 from service.evaluation.risk import INACTIVE, condition_evidence
@@ -50,7 +50,7 @@ def assess_cardiovascular(record: PatientRecord, knowledge: Knowledge, as_of: da
         evidence = condition_evidence(condition, EVENT_SETS[hit])
         if wholly_on_or_after(when, start):
             recent.append(evidence)
-        elif when.latest is None or when.latest >= start:
+        elif may_be_on_or_after(when, start):
             recent.append(Evidence(evidence.description, evidence.reference, when,
                                    note="date uncertain: verify date"))
         else:

@@ -9,7 +9,7 @@ fracture whose whole onset interval lies after the due date with no follow-on be
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 from dateutil.relativedelta import relativedelta
 
@@ -42,7 +42,7 @@ def assess_denosumab(knowledge: Knowledge, as_of: date, uses: list[DrugUse],
     last_day = last.dose_day
     assert last_day is not None  # noqa: S101 - filtered above
     due = add_months(last_day, int(knowledge.value("denosumab_interval_months")))
-    overdue_after = due + relativedelta(days=int(knowledge.value("denosumab_grace_days")))
+    overdue_after = due + timedelta(days=int(knowledge.value("denosumab_grace_days")))
     long_ago = add_months(last_day, int(knowledge.value("denosumab_long_ago_months")))
     follow_on = _recorded_follow_on(uses, last_day)
     last_evidence = Evidence(f"Denosumab 60 mg, {SOURCE_WORDS[last.event.source_type.value]}",

@@ -5,9 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from dateutil.relativedelta import relativedelta
-
-from service.evaluation.dates import age_bounds, months_before, wholly_on_or_after
+from service.evaluation.dates import (
+    add_months,
+    age_bounds,
+    may_be_on_or_after,
+    months_before,
+    wholly_on_or_after,
+)
 from service.evaluation.fractures import FractureEvent
 from service.evaluation.labs import (
     Result,
@@ -222,8 +226,7 @@ def _recent(knowledge: Knowledge, as_of: date, events: tuple[FractureEvent, ...]
     recent = tuple(e.evidence() for e in events if wholly_on_or_after(e.onset, start))
     if recent:
         return _criterion(knowledge, "very-high-risk.recent-fracture", Status.MET, recent)
-    uncertain = tuple(e.evidence() for e in events
-                      if e.onset.latest is None or e.onset.latest >= start)
+    uncertain = tuple(e.evidence() for e in events if may_be_on_or_after(e.onset, start))
     note = "fracture date uncertain: the whole interval must fall within 12 months" \
         if uncertain else None
     return _criterion(knowledge, "very-high-risk.recent-fracture", Status.NOT_MET, uncertain,
@@ -238,14 +241,14 @@ def _multiple(knowledge: Knowledge, events: tuple[FractureEvent, ...]) -> Criter
 
 def _on_therapy(knowledge: Knowledge, events: tuple[FractureEvent, ...], uses: list[DrugUse],
                 rule_id: str, min_months: int) -> CriterionResult:
+    # each use with the first day a fracture counts as "on" it (after `min_months` of therapy)
+    covered = [(use, add_months(use.start, min_months), use.end) for use in uses
+               if use.start is not None and use.end is not None]
     for event in events:
         if event.onset.earliest is None or event.onset.latest is None:
             continue
-        for use in uses:
-            if use.start is None or use.end is None:
-                continue
-            earliest_allowed = use.start + relativedelta(months=min_months)
-            if earliest_allowed <= event.onset.earliest and event.onset.latest <= use.end:
+        for use, earliest_allowed, end in covered:
+            if earliest_allowed <= event.onset.earliest and event.onset.latest <= end:
                 drug = Evidence(use_description(use), reference=use.event.reference,
                                 when=use.event.dose_date)
                 return _criterion(knowledge, rule_id, Status.MET, (event.evidence(), drug))

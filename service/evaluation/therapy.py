@@ -48,7 +48,7 @@ def _use(event: MedicationEvent, match: DrugMatch, as_of: date) -> DrugUse:
     if ongoing:
         end: date | None = as_of
     elif event.period_end is not None:
-        end = add_months(event.period_end, 0)
+        end = event.period_end
     else:
         end = add_months(dose_day, match.drug.coverage_months) if dose_day else None
     return DrugUse(event, match, dose_day, start, end)
