@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from datetime import date
 
-from service.evaluation.dates import months_before
 from service.evaluation.labs import (
     Result,
     display_unit,
     format_quantity,
+    latest_within,
     plain_number,
     results,
 )
 from service.evaluation.model import CriterionResult, Evidence, Status
-from service.evaluation.risk import INACTIVE, condition_evidence
+from service.evaluation.risk import condition_evidence, first_condition
 from service.knowledge import Knowledge
 from service.record.model import PatientRecord
 
@@ -30,11 +30,8 @@ def assess_hypocalcemia(record: PatientRecord, knowledge: Knowledge, as_of: date
                         ) -> CriterionResult:
     """MET = low calcium or active hypocalcemia (a block); UNKNOWN = no calcium in 12 months."""
     rule = knowledge.rule("hypocalcemia")
-    diagnosis = next((c for c in record.conditions if c.clinical_status not in INACTIVE
-                      and knowledge.match_value_set("hypocalcemia", c.codings)), None)
-    since = months_before(as_of, int(knowledge.value("calcium_window_months")))
-    calcium = next((r for r in results(record, knowledge, "calcium-total")
-                    if r.day is not None and r.day >= since and r.observation.value), None)
+    diagnosis = first_condition(record, knowledge, "hypocalcemia", active_only=True)
+    calcium = latest_within(record, knowledge, "calcium-total", as_of, "calcium_window_months")
     evidence: list[Evidence] = []
     low = False
     note: str | None = None

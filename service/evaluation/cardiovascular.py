@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date
 
 from service.evaluation.dates import may_be_on_or_after, months_before, wholly_on_or_after
-from service.evaluation.labs import format_quantity, latest_since, results
+from service.evaluation.labs import format_quantity, latest_within, results
 from service.evaluation.model import CardiovascularAssessment, CardiovascularVerdict, Evidence
 from service.evaluation.risk import INACTIVE, condition_evidence
 from service.knowledge import Knowledge
@@ -90,8 +90,7 @@ def _risk_factors(record: PatientRecord, knowledge: Knowledge, as_of: date) -> l
     smoking = _current_smoker(record, knowledge)
     if smoking is not None and "smoking" not in found:
         found["smoking"] = smoking
-    egfr = latest_since(record, knowledge, "egfr",
-                        months_before(as_of, int(knowledge.value("lab_window_months"))))
+    egfr = latest_within(record, knowledge, "egfr", as_of, "lab_window_months")
     limit = float(knowledge.value("egfr_severe_renal_impairment"))
     if egfr is not None and egfr.observation.value.value < limit:  # type: ignore[union-attr]
         found["egfr"] = Evidence("Severe renal impairment (eGFR < 30)",

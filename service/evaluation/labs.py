@@ -9,7 +9,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import date
 
-from service.evaluation.dates import reference_day
+from service.evaluation.dates import months_before, reference_day
 from service.knowledge import Knowledge
 from service.record.model import Observation, PatientRecord, Quantity
 
@@ -87,6 +87,14 @@ def latest_since(
         if result.day is not None and result.day >= since and result.observation.value:
             return result
     return None
+
+
+def latest_within(
+    record: PatientRecord, knowledge: Knowledge, kind: str, as_of: date, window: str
+) -> Result | None:
+    """`latest_since` over the months before `as_of` that the policy threshold `window` names
+    (e.g. "lab_window_months")."""
+    return latest_since(record, knowledge, kind, months_before(as_of, int(knowledge.value(window))))
 
 
 def format_quantity(obs: Observation) -> str:

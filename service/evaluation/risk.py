@@ -77,9 +77,17 @@ def condition_evidence(condition: Condition, label: str) -> Evidence:
                     reference=condition.reference, when=condition.onset)
 
 
-def has_osteoporosis_diagnosis(record: PatientRecord, knowledge: Knowledge) -> Condition | None:
+def first_condition(record: PatientRecord, knowledge: Knowledge, value_set: str, *,
+                    active_only: bool = False) -> Condition | None:
+    """The first condition coded in `value_set`; `active_only` skips inactive, remission and
+    resolved ones."""
     return next((c for c in record.conditions
-                 if knowledge.match_value_set("osteoporosis", c.codings)), None)
+                 if not (active_only and c.clinical_status in INACTIVE)
+                 and knowledge.match_value_set(value_set, c.codings)), None)
+
+
+def has_osteoporosis_diagnosis(record: PatientRecord, knowledge: Knowledge) -> Condition | None:
+    return first_condition(record, knowledge, "osteoporosis")
 
 
 def low_bone_mass(record: PatientRecord, knowledge: Knowledge, density: BoneDensity) -> bool:
@@ -153,10 +161,8 @@ def population(record: PatientRecord, knowledge: Knowledge, as_of: date,
 
 def _postmenopausal(record: PatientRecord, knowledge: Knowledge, as_of: date
                     ) -> tuple[Status, list[Evidence], str | None]:
-    pre = next((c for c in record.conditions if c.clinical_status not in INACTIVE
-                and knowledge.match_value_set("premenopausal", c.codings)), None)
-    post = next((c for c in record.conditions
-                 if knowledge.match_value_set("postmenopausal", c.codings)), None)
+    pre = first_condition(record, knowledge, "premenopausal", active_only=True)
+    post = first_condition(record, knowledge, "postmenopausal")
     if post is not None:
         return Status.MET, [condition_evidence(post, "Postmenopausal (documented)")], None
     if pre is not None:
@@ -266,8 +272,7 @@ def _very_low_t(knowledge: Knowledge, density: BoneDensity) -> CriterionResult:
 
 
 def _falls(record: PatientRecord, knowledge: Knowledge) -> CriterionResult:
-    hit = next((c for c in record.conditions if c.clinical_status not in INACTIVE
-                and knowledge.match_value_set("fall-risk", c.codings)), None)
+    hit = first_condition(record, knowledge, "fall-risk", active_only=True)
     if hit is None:
         return _criterion(knowledge, "very-high-risk.falls", Status.NOT_MET)
     return _criterion(knowledge, "very-high-risk.falls", Status.MET,

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from service.evaluation.dates import months_before
-from service.evaluation.labs import format_quantity, latest_since
+from service.evaluation.labs import format_quantity, latest_within
 from service.evaluation.model import (
     CardiovascularAssessment,
     CardiovascularVerdict,
@@ -23,8 +22,7 @@ def safety_gates(record: PatientRecord, knowledge: Knowledge, as_of: date,
                  hypocalcemia: CriterionResult, cardiovascular: CardiovascularAssessment
                  ) -> dict[str, SafetyGate]:
     """One gate per drug in the policy data (zoledronic acid, alendronate, denosumab, romo)."""
-    egfr = latest_since(record, knowledge, "egfr",
-                        months_before(as_of, int(knowledge.value("lab_window_months"))))
+    egfr = latest_within(record, knowledge, "egfr", as_of, "lab_window_months")
     return {drug: _gate(rule, egfr, hypocalcemia, cardiovascular)
             for drug, rule in knowledge.safety_gates.items()}
 
