@@ -1,8 +1,9 @@
 """The patient's key data beside the cards: what a clinician checks a card against.
 
 Computed server-side from the `PatientRecord` the record layer parsed (the same parser the hooks
-use) and classified with the knowledge terminology (fracture sites, T-score LOINC codes, MI/stroke
-value sets, osteoporosis drugs), so the panel shows what the service itself sees. Plain JSON out;
+use), selected with the evaluation's own helpers (`labs.results` for T-scores and calcium,
+`therapy.drug_uses` for medications, `dates.describe` for dates) and the knowledge terminology
+(fracture sites, MI/stroke value sets), so the panel shows what the service itself sees. Plain JSON out;
 the page inserts every string as text. No names or birth dates: age and sex only.
 """
 
@@ -13,16 +14,12 @@ from datetime import date
 from typing import Any
 
 from service.evaluation.assess import _gap_sentences as gap_sentences
+from service.evaluation.dates import describe as date_text
+from service.evaluation.dates import reference_day
+from service.evaluation.labs import results
 from service.evaluation.risk import patient_age_bounds
-from service.record.model import (
-    Condition,
-    DateRange,
-    DateSource,
-    MedicationEvent,
-    Observation,
-    Patient,
-    PatientRecord,
-)
+from service.evaluation.therapy import DrugUse, drug_uses, uses_of
+from service.record.model import Condition, DateRange, Patient, PatientRecord
 
 CV_VALUE_SETS = {
     "myocardial-infarction": "Myocardial infarction",
@@ -30,6 +27,8 @@ CV_VALUE_SETS = {
     "stroke-history": "History of stroke",
 }
 OSTEOPOROSIS_THERAPY = "osteoporosis-therapy"
+HOW_RECORDED = {"MedicationAdministration": "administered", "MedicationStatement": "reported",
+                "MedicationRequest": "ordered; administration not recorded"}
 
 
 def key_data_for(record: PatientRecord, as_of: date, knowledge: Any) -> dict[str, Any]:
@@ -47,13 +46,12 @@ def key_data_for(record: PatientRecord, as_of: date, knowledge: Any) -> dict[str
             data["ageLabel"] = "Age at death"
     data["sections"] = [
         _section("fractures", "Fractures", _fractures(record.conditions, knowledge)),
-        _section("t-scores", "DXA T-scores", _t_scores(record.observations, knowledge)),
+        _section("t-scores", "DXA T-scores", _t_scores(record, knowledge)),
         _section("cv-events", "Myocardial infarction / stroke", _cv_events(record.conditions,
                                                                             knowledge)),
         _section("medications", "Osteoporosis medications (last dose)",
-                 _medications(record.medications, knowledge)),
-        _section("calcium", "Serum calcium (latest)", _latest_calcium(record.observations,
-                                                                      knowledge)),
+                 _medications(record, knowledge, as_of)),
+        _section("calcium", "Serum calcium (latest)", _latest_calcium(record, knowledge)),
     ]
     notes = gap_sentences(record)  # the same sentences as the cards' "Data not available"
     if notes:
@@ -78,21 +76,9 @@ def age_text(patient: Patient, as_of: date) -> str | None:
     return str(oldest) if oldest == youngest else f"{youngest}-{oldest}"
 
 
-def date_text(when: DateRange | None) -> str:
-    """A clinician-readable uncertain date."""
-    if when is None or not when.is_known:
-        return "date unknown"
-    if when.source is DateSource.RECORDED or when.earliest is None:
-        return f"recorded by {when.latest}" if when.latest else "date unknown"
-    if when.is_exact or when.latest is None:
-        return str(when.earliest)
-    return f"between {when.earliest} and {when.latest}"
-
-
 def _sort_key(when: DateRange | None) -> date:
-    if when is None:
-        return date.min
-    return when.latest or when.earliest or date.min
+    """Newest first by the latest possible day, as the evaluation orders events; undated last."""
+    return (reference_day(when) if when is not None else None) or date.min
 
 
 def _label(codings: Iterable[Any], text: str | None, fallback: str) -> str:
@@ -117,19 +103,13 @@ def _fractures(conditions: Iterable[Condition], knowledge: Any) -> list[dict[str
     return [item for _, item in sorted(found, key=lambda pair: _sort_key(pair[0]), reverse=True)]
 
 
-def _t_scores(observations: Iterable[Observation], knowledge: Any) -> list[dict[str, str]]:
-    found = []
-    for observation in observations:
-        match = knowledge.match_observation(observation.codings, observation.text)
-        if match is None or match.kind != "t-score" or observation.value is None:
-            continue
-        label = _label(observation.codings, observation.text, "T-score")
-        found.append((observation.effective, {
-            "label": label,
-            "value": f"{observation.value.value:g}",
-            "when": date_text(observation.effective),
-        }))
-    return [item for _, item in sorted(found, key=lambda pair: _sort_key(pair[0]), reverse=True)]
+def _t_scores(record: PatientRecord, knowledge: Any) -> list[dict[str, str]]:
+    """The T-scores the evaluation reads (usable statuses, with a value), newest first."""
+    return [{
+        "label": _label(result.observation.codings, result.observation.text, "T-score"),
+        "value": f"{result.observation.value.value:g}",
+        "when": date_text(result.observation.effective),
+    } for result in results(record, knowledge, "t-score") if result.observation.value is not None]
 
 
 def _cv_events(conditions: Iterable[Condition], knowledge: Any) -> list[dict[str, str]]:
@@ -147,39 +127,29 @@ def _cv_events(conditions: Iterable[Condition], knowledge: Any) -> list[dict[str
     return [item for _, item in sorted(found, key=lambda pair: _sort_key(pair[0]), reverse=True)]
 
 
-def _medications(events: Iterable[MedicationEvent], knowledge: Any) -> list[dict[str, str]]:
-    latest: dict[str, tuple[MedicationEvent, int]] = {}
-    for event in events:
-        strength = f"{event.dose_quantity.value:g} {event.dose_quantity.unit or ''}" \
-            if event.dose_quantity else ""
-        match = knowledge.match_drug(event.codings, event.text, strength)
-        if match is None or not match.counts or OSTEOPOROSIS_THERAPY not in match.drug.classes:
-            continue
-        drug_id = match.drug.id
-        previous, count = latest.get(drug_id, (None, 0))
-        if previous is None or _sort_key(event.dose_date) > _sort_key(previous.dose_date):
-            previous = event
-        latest[drug_id] = (previous, count + 1)
+def _medications(record: PatientRecord, knowledge: Any, as_of: date) -> list[dict[str, str]]:
+    """Per osteoporosis drug the evaluation counts: how many records, and the last dose."""
+    latest: dict[str, tuple[DrugUse, int]] = {}
+    for use in uses_of(drug_uses(record, knowledge, as_of), OSTEOPOROSIS_THERAPY):
+        previous, count = latest.get(use.match.drug.id, (use, 0))
+        if _sort_key(use.event.dose_date) > _sort_key(previous.event.dose_date):
+            previous = use
+        latest[use.match.drug.id] = (previous, count + 1)
     items = []
-    for drug_id, (event, count) in latest.items():
-        how = {"MedicationAdministration": "administered", "MedicationStatement": "reported",
-               "MedicationRequest": "ordered; administration not recorded"}[event.source_type]
-        items.append((event.dose_date, {
+    for drug_id, (use, count) in latest.items():
+        how = HOW_RECORDED[use.event.source_type]
+        items.append((use.event.dose_date, {
             "label": knowledge.drug_display(drug_id),
             "value": f"{count} record{'s' if count != 1 else ''}",
-            "when": f"last dose {date_text(event.dose_date)} ({how})",
+            "when": f"last dose {date_text(use.event.dose_date)} ({how})",
         }))
     return [item for _, item in sorted(items, key=lambda pair: _sort_key(pair[0]), reverse=True)]
 
 
-def _latest_calcium(observations: Iterable[Observation], knowledge: Any) -> list[dict[str, str]]:
-    latest: Observation | None = None
-    for observation in observations:
-        match = knowledge.match_observation(observation.codings, observation.text)
-        if match is None or match.kind != "calcium-total" or observation.value is None:
-            continue
-        if latest is None or _sort_key(observation.effective) > _sort_key(latest.effective):
-            latest = observation
+def _latest_calcium(record: PatientRecord, knowledge: Any) -> list[dict[str, str]]:
+    """The newest total calcium with a value, as the evaluation finds it."""
+    latest = next((result.observation for result in results(record, knowledge, "calcium-total")
+                   if result.observation.value is not None), None)
     if latest is None or latest.value is None:
         return []
     unit = latest.value.unit or latest.value.code or ""
