@@ -350,9 +350,6 @@ class Knowledge:
         """Clinician display of a knowledge drug id, e.g. "denosumab 60 mg SC every 6 months"."""
         return self.drugs[drug_id].display
 
-    def drugs_in_class(self, drug_class: str) -> tuple[str, ...]:
-        return tuple(d.id for d in self.drugs.values() if drug_class in d.classes)
-
     def prefetch_observation_codes(self) -> tuple[str, ...]:
         """LOINC codes for the Observation prefetch, in data order, without duplicates."""
         return tuple(dict.fromkeys(self._prefetch))

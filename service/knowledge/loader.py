@@ -73,9 +73,8 @@ def build_knowledge(files: dict[str, str]) -> Knowledge:
 
 def read_package_files() -> dict[str, str]:
     """Every data file of the package, keyed by its name relative to the data folder."""
-    manifest = parse_file("manifest.json", _read(DATA_PACKAGE, "manifest.json"),
-                          schema.ManifestFile)
     files = {"manifest.json": _read(DATA_PACKAGE, "manifest.json")}
+    manifest = parse_file("manifest.json", files["manifest.json"], schema.ManifestFile)
     for name in manifest.files:
         files[name] = _read(DATA_PACKAGE, name)
     vsac_dir = resources.files(DATA_PACKAGE).joinpath("vsac")

@@ -14,6 +14,12 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class _DataFile(_Strict):
+    """A whole data file: its optional top-level "_comment" is documentation, not data."""
+
+    comment: str | None = Field(default=None, alias="_comment")
+
+
 class CitationData(_Strict):
     id: str = Field(min_length=1)
     label: str = Field(min_length=1)
@@ -23,8 +29,7 @@ class CitationData(_Strict):
     statement: str | None = None
 
 
-class CitationsFile(_Strict):
-    comment: str | None = Field(default=None, alias="_comment")
+class CitationsFile(_DataFile):
     citations: list[CitationData]
 
 
@@ -63,8 +68,7 @@ class ValueSetData(_Strict):
     exclude_prefixes: list[PrefixData] = Field(default_factory=list)
 
 
-class ConditionsFile(_Strict):
-    comment: str | None = Field(default=None, alias="_comment")
+class ConditionsFile(_DataFile):
     systems: dict[CodeSystemAlias, str]
     value_sets: list[ValueSetData]
 
@@ -96,8 +100,7 @@ class ExcludedCodeData(_Strict):
     verification: Verification
 
 
-class FracturesFile(_Strict):
-    comment: str | None = Field(default=None, alias="_comment")
+class FracturesFile(_DataFile):
     citations: list[str] = Field(min_length=1)
     site_table_verification: Verification
     follow_up_seventh_characters: FollowUpData
@@ -142,8 +145,7 @@ class DrugData(_Strict):
     excluded_names: list[str] = Field(default_factory=list)
 
 
-class DrugsFile(_Strict):
-    comment: str | None = Field(default=None, alias="_comment")
+class DrugsFile(_DataFile):
     drugs: list[DrugData]
 
 
@@ -171,8 +173,7 @@ class ObservationKindData(_Strict):
     text_patterns: list[str] = Field(default_factory=list)
 
 
-class ObservationsFile(_Strict):
-    comment: str | None = Field(default=None, alias="_comment")
+class ObservationsFile(_DataFile):
     observations: list[ObservationKindData]
 
 
@@ -218,8 +219,7 @@ class PlanData(_Strict):
     citations: list[str] = Field(min_length=1)
 
 
-class PolicyFile(_Strict):
-    comment: str | None = Field(default=None, alias="_comment")
+class PolicyFile(_DataFile):
     thresholds: dict[str, ThresholdData]
     rules: dict[str, RuleData]
     cv_policies: dict[str, CvPolicyData]
