@@ -105,18 +105,31 @@ def install_request_logging(app: Flask) -> None:
     app.after_request(_finish_request)
 
 
+def start_request_clock() -> None:
+    """Start the request's clock unless an earlier hook did: the access line and the request
+    metrics (`service.protocol.metrics`) time the same span, from the first hook."""
+    if "request_started" not in g:
+        g.request_started = time.perf_counter()
+
+
+def request_seconds() -> float | None:
+    """Seconds since `start_request_clock` (None when it did not run for this request)."""
+    started = g.get("request_started")
+    return time.perf_counter() - started if started is not None else None
+
+
 def _start_request() -> None:
     supplied = request.headers.get("X-Request-Id", "")
     g.request_id = supplied if _REQUEST_ID.match(supplied) else uuid.uuid4().hex
-    g.request_started = time.perf_counter()
+    start_request_clock()
 
 
 def _finish_request(response: Response) -> Response:
     request_id = g.get("request_id")
     if request_id:
         response.headers["X-Request-Id"] = request_id
-    started = g.get("request_started")
-    duration = round((time.perf_counter() - started) * 1000, 1) if started else None
+    seconds = request_seconds()
+    duration = round(seconds * 1000, 1) if seconds is not None else None
     logging.getLogger("osteocds.access").info(
         "%s %s %s", request.method, request.path, response.status_code,
         extra={"method": request.method, "path": request.path,

@@ -12,11 +12,10 @@ Metric definitions and the functions other layers call (`observe_fhir_query`, `o
 
 from __future__ import annotations
 
-import time
-
 from flask import Flask, Response, g, request
 
 from service.config import Settings
+from service.protocol.logging import request_seconds, start_request_clock
 from service.telemetry import (
     metrics,
     multiprocess_dir,
@@ -47,28 +46,23 @@ _ENDPOINTS = {
 
 
 def install_metrics(app: Flask, settings: Settings | None = None) -> None:
-    """Serve `GET /metrics` and record request metrics for `app`. Call before other hooks are
-    installed or not: the timer is put first in the before-request chain either way."""
+    """Serve `GET /metrics` and record request metrics for `app`. The request is timed from the
+    first before-request hook that starts the shared clock (`start_request_clock`: the request
+    logging's, ahead of authentication, in `create_app`), so a 401 is timed too."""
     if app.extensions.get(_EXTENSION_KEY):
         return
     app.extensions[_EXTENSION_KEY] = True
     metrics()  # created now, so /metrics lists every family from the first scrape
-    app.before_request_funcs.setdefault(None, []).insert(0, _start_timer)
+    app.before_request_funcs.setdefault(None, []).insert(0, start_request_clock)
     app.after_request(_record_request)
     app.add_url_rule(METRICS_PATH, "metrics", _serve_metrics, methods=["GET"])
-
-
-def _start_timer() -> None:
-    g.metrics_started = time.perf_counter()
 
 
 def _record_request(response: Response) -> Response:
     rule = request.url_rule.rule if request.url_rule is not None else None
     endpoint = _ENDPOINTS.get(rule or "", rule or "unmatched")
     service = _service_label(endpoint)
-    started = g.get("metrics_started")
-    seconds = time.perf_counter() - started if started is not None else None
-    observe_request(endpoint, service, response.status_code, seconds)
+    observe_request(endpoint, service, response.status_code, request_seconds())
     if endpoint == "service" and response.status_code == 200 and response.is_json:
         cards = g.get(ANSWERED_CARDS)  # set by the route: no second parse of the body
         if cards is None:

@@ -82,6 +82,21 @@ def test_requests_cards_and_latency_are_counted(metered):
                  status="404") == 1
 
 
+def test_a_refused_token_is_timed_like_any_request(metered):
+    """Authentication runs before the request metrics' own hook: the latency histogram still
+    counts a 401 (and times it from the first hook, authentication included)."""
+    before = samples(metered)
+    refused = post_json(metered, f"/cds-services/{SERVICE}", hook_request("patient-view"),
+                        headers={"Authorization": "Bearer not-a-jwt"})
+    assert refused.status_code == 401
+    after = samples(metered)
+    labels = {"endpoint": "service", "service": SERVICE}
+    assert value(after, "osteocds_http_requests_total", status="401", **labels) - value(
+        before, "osteocds_http_requests_total", status="401", **labels) == 1
+    assert value(after, "osteocds_http_request_duration_seconds_count", **labels) - value(
+        before, "osteocds_http_request_duration_seconds_count", **labels) == 1
+
+
 def test_unknown_service_ids_never_become_labels(metered):
     post_json(metered, "/cds-services/Zelda-Quixote-Marchbanks", {"hook": "patient-view"})
     text = metered.get("/metrics").get_data(as_text=True)
