@@ -8,7 +8,6 @@ import re
 import signal
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -194,7 +193,3 @@ def run_wrk(
         p99_ms=p99,
         cpu_ms_per_request=1000 * cpu_used / max(total, 1),
     )
-
-
-def python_executable() -> str:
-    return sys.executable

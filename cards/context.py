@@ -52,12 +52,6 @@ class CardContext:
     def orders_of(self, order_class: OrderClass) -> tuple[ClassifiedOrder, ...]:
         return tuple(o for o in self.orders_in_play() if order_class in o.classes)
 
-    def order_drug(self, reference: str) -> str | None:
-        for order in self.assessment.orders:
-            if order.reference == reference:
-                return order.drug
-        return None
-
     # --- safety gates ---------------------------------------------------------------------
     def gate(self, drug: str) -> SafetyGate | None:
         return self.assessment.safety_gates.get(drug)
