@@ -9,22 +9,14 @@ from flask import g, request
 
 from service.errors import InvalidRequest, PayloadTooLarge, UnsupportedMediaType
 
-JSON_MIMETYPES = frozenset({"application/json", "application/fhir+json"})
 _PARSED_KEY = "osteocds_parsed_body"
-
-
-def is_json_mimetype(mimetype: str) -> bool:
-    """`application/json`, `application/fhir+json` or any `application/*+json`."""
-    return mimetype in JSON_MIMETYPES or (
-        mimetype.startswith("application/") and mimetype.endswith("+json")
-    )
 
 
 def read_json_object(max_bytes: int) -> dict[str, Any]:
     """The request body as a JSON object, or the matching `CdsError`."""
     if request.content_length is not None and request.content_length > max_bytes:
         raise PayloadTooLarge(f"The request body is larger than {max_bytes} bytes.")
-    if not is_json_mimetype(request.mimetype):
+    if not request.is_json:  # application/json or any application/*+json (fhir+json too)
         raise UnsupportedMediaType(
             "The request body must be JSON (Content-Type: application/json).",
             field="Content-Type",
