@@ -100,7 +100,7 @@ def compile_all() -> None:
     """Compile every schema now (start-up), so a broken schema stops the service early.
 
     Validators are cached per process: later calls cost nothing."""
-    for name in load_schema_documents():
+    for name in _registry_and_documents()[1]:  # the documents read once, not again
         validator(name)
 
 
