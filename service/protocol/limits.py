@@ -31,7 +31,6 @@ from service.protocol.body import share_parsed_body
 from service.security.fhir_servers import check_fhir_server
 
 EXTENSION_KEY = "osteocds.limits"
-MAX_HOOK_INSTANCE_CHARS = 128
 _NOT_SKELETON = bytes(b for b in range(256) if b not in b'"[]{}')  # deleted: all but these
 _SKELETON_STRING = re.compile(rb'"[^"]*"')  # a string, once only quotes and brackets are left
 _BRACKET_STEPS = bytes.maketrans(b"[{]}", b"\x01\x01\xff\xff")  # signed bytes: +1, -1
