@@ -28,8 +28,6 @@ from service.commands._http import fhir_session, outcome_text
 from service.hook_requests import HOOKS, build_hook_request, draft_medication_request
 from service.hook_requests import fhir_authorization as fhir_authorization_object
 
-DRUGS = ("romosozumab", "denosumab", "alendronate", "zoledronic-acid", "teriparatide",
-         "abaloparatide", "raloxifene")
 DEFAULT_SERVICE = "http://127.0.0.1:8080"
 DEFAULT_USER_ID = "Practitioner/example"
 TIMEOUT_SECONDS = 30
@@ -40,7 +38,15 @@ _USER_TOKENS = {"userPractitionerId": "Practitioner", "userPractitionerRoleId": 
                 "userPatientId": "Patient", "userRelatedPersonId": "RelatedPerson"}
 
 
+def order_drugs() -> list[str]:
+    """The drugs `--order` can draft: those the fixture EHR codes (`expected.json` orders)."""
+    import fhir_fixtures
+
+    return list(fhir_fixtures.load_expected()["orders"])
+
+
 def register(subparsers: Any) -> None:
+    drugs = order_drugs()
     parser = subparsers.add_parser(
         "fire", help="send a CDS Hooks request for a patient on a FHIR server; print the cards")
     parser.add_argument("hook", choices=HOOKS, metavar="HOOK", help=" | ".join(HOOKS))
@@ -54,9 +60,9 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--prefetch", action=argparse.BooleanOptionalAction, default=True,
                         help="fill prefetch from the discovery templates (default) or leave the "
                              "queries to the service")
-    parser.add_argument("--order", choices=DRUGS, metavar="DRUG",
+    parser.add_argument("--order", choices=drugs, metavar="DRUG",
                         help="draft order for order-select/order-sign (default romosozumab): "
-                             + ", ".join(DRUGS))
+                             + ", ".join(drugs))
     parser.add_argument("--user", default=DEFAULT_USER_ID, help=f"userId ({DEFAULT_USER_ID})")
     parser.add_argument("--json", action="store_true", help="print the raw JSON response")
     parser.set_defaults(func=run)
