@@ -26,7 +26,7 @@ from benchmarks.static_fhir import StaticPagedFhirServer
 from service.config import Settings
 from service.hook_requests import build_hook_request
 from service.knowledge import load_knowledge
-from service.record.queries import service_templates
+from service.record.queries import fill_template, service_templates
 from tests.fhir_server.fixture import running_fhir_server
 
 REPEATS = 15  # hook calls per patient (median reported); the history patient gets 5
@@ -38,7 +38,7 @@ PATH = "/cds-services/osteoporosis-patient-view"
 
 def _queries(patient_id: str) -> dict[str, str]:
     templates = service_templates(load_knowledge())
-    return {key: t.replace("{{context.patientId}}", patient_id) for key, t in templates.items()}
+    return {key: fill_template(t, patient_id) for key, t in templates.items()}
 
 
 def _follow_pages(session: requests.Session, base: str, query: str) -> tuple[int, int]:
