@@ -63,13 +63,9 @@ def _record_request(response: Response) -> Response:
     endpoint = _ENDPOINTS.get(rule or "", rule or "unmatched")
     service = _service_label(endpoint)
     observe_request(endpoint, service, response.status_code, request_seconds())
-    if endpoint == "service" and response.status_code == 200 and response.is_json:
-        cards = g.get(ANSWERED_CARDS)  # set by the route: no second parse of the body
-        if cards is None:
-            body = response.get_json(silent=True)
-            cards = body.get("cards") if isinstance(body, dict) else None
-        if isinstance(cards, list):
-            observe_cards(service, [c for c in cards if isinstance(c, dict)])
+    cards = g.get(ANSWERED_CARDS)  # set by the service route (`call_service`) once it answers
+    if endpoint == "service" and response.status_code == 200 and cards is not None:
+        observe_cards(service, cards)
     return response
 
 
