@@ -51,8 +51,6 @@ from service.record.shape import (
     next_link_of,
 )
 
-__all__ = ["bundle_entries", "next_link_of"]  # re-exported: callers import them from here
-
 CONNECT_TIMEOUT_CAP = 2.0
 READ_TIMEOUT_CAP = 10.0
 MAX_PAGE_BYTES = 16 * 1024 * 1024

@@ -17,7 +17,7 @@ not a parseable URL (bad port or host) is 400 naming `fhirServer`. No error echo
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
@@ -31,6 +31,7 @@ from service.record.fhir_client import (
     FetchOutcome,
     FetchResult,
     FhirClient,
+    FhirClientFactory,
     checked_origin,
     default_client_factory,
 )
@@ -47,8 +48,6 @@ from service.record.shape import (
 FHIR_ID = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
 UNSUPPORTED_REASON = "not supported by the FHIR server"
 UNRESOLVED_MEDICATION_REASON = "a medication reference could not be resolved"
-
-FhirClientFactory = Callable[[str, "str | None", Settings], FhirClient]
 
 
 class _Kind(Enum):
@@ -301,7 +300,8 @@ def _build(states: Mapping[str, _KeyState], context: Mapping[str, Any], patient_
     ) if PATIENT in states else None
     patient = parse.parse_patient(patient_resource) if patient_resource else None
     birth_date = patient.birth_date if patient else None
-    medications = _MedicationIndex(states, context)
+    drafts = _draft_resources(context)
+    medications = _MedicationIndex(states, drafts)
     medications.fetch_missing(client, deadline)
     conditions, events, observations = [], [], []
     for key, state in states.items():
@@ -316,7 +316,7 @@ def _build(states: Mapping[str, _KeyState], context: Mapping[str, Any], patient_
                 observations.append(parse.parse_observation(resource, full_url))
             elif resource_type.startswith("Medication"):
                 events.append(parse.parse_medication(resource, medications.resolve, full_url))
-    draft_orders = _draft_orders(context, patient_id, medications)
+    draft_orders = _draft_orders(context, drafts, patient_id, medications)
     if medications.unresolved:
         gaps.append(DataGap("Medication", UNRESOLVED_MEDICATION_REASON, partial=True))
     return PatientRecord(
@@ -344,32 +344,21 @@ def _sorted(items: list[Any]) -> tuple[Any, ...]:
 class _MedicationIndex:
     """Resolves medicationReference: contained, bundled (search.mode include), or fetched."""
 
-    def __init__(self, states: Mapping[str, _KeyState], context: Mapping[str, Any]) -> None:
+    def __init__(self, states: Mapping[str, _KeyState],
+                 drafts: list[Mapping[str, Any]]) -> None:
         self._by_reference: dict[str, Mapping[str, Any]] = {}
         self.unresolved: set[str] = set()
-        self._wanted: set[str] = set()
-        for state in states.values():
-            for entry in state.entries:
-                self._index(entry["resource"])
-        for resource in _draft_resources(context):
-            self._index(resource)
-        for state in states.values():
-            for entry in state.entries:
-                self._want(entry["resource"])
-        for resource in _draft_resources(context):
-            self._want(resource)
-
-    def _index(self, resource: Mapping[str, Any]) -> None:
-        if resource.get("resourceType") == "Medication" and isinstance(resource.get("id"), str):
-            self._by_reference[f"Medication/{resource['id']}"] = resource
-
-    def _want(self, resource: Mapping[str, Any]) -> None:
-        reference = resource.get("medicationReference")
-        if isinstance(reference, Mapping):
-            target = reference.get("reference")
-            if (isinstance(target, str) and not target.startswith("#")
-                    and target not in self._by_reference):
-                self._wanted.add(target)
+        referenced: set[str] = set()
+        resources = [entry["resource"] for state in states.values() for entry in state.entries]
+        for resource in (*resources, *drafts):
+            resource_id = resource.get("id")
+            if resource.get("resourceType") == "Medication" and isinstance(resource_id, str):
+                self._by_reference[f"Medication/{resource_id}"] = resource
+            reference = resource.get("medicationReference")
+            target = reference.get("reference") if isinstance(reference, Mapping) else None
+            if isinstance(target, str) and not target.startswith("#"):
+                referenced.add(target)
+        self._wanted = referenced - self._by_reference.keys()
 
     def fetch_missing(self, client: _LazyClient | None, deadline: Deadline) -> None:
         """Fetch `Medication/<id>` references from the FHIR server, in parallel."""
@@ -420,19 +409,19 @@ def _draft_resources(context: Mapping[str, Any]) -> list[Mapping[str, Any]]:
                              field="context.draftOrders") from None
 
 
-def _draft_orders(context: Mapping[str, Any], patient_id: str,
+def _draft_orders(context: Mapping[str, Any], drafts: list[Mapping[str, Any]], patient_id: str,
                   medications: _MedicationIndex) -> tuple[DraftOrder, ...]:
     selections = context.get("selections") or []
     if not isinstance(selections, list) or not all(isinstance(s, str) for s in selections):
         raise InvalidRequest("context.selections must be a list of references",
                              field="context.selections")
+    selected = frozenset(selections)
     orders = []
-    for resource in _draft_resources(context):
+    for resource in drafts:
         has_subject = any(isinstance(resource.get(name), Mapping) for name in ("subject",
                                                                                "patient"))
         if has_subject and not belongs_to_patient(resource, patient_id, None):
             raise ForeignPatientData("a draft order is for another patient than "
                                      "context.patientId", field="context.draftOrders")
-        orders.append(parse.parse_draft_order(resource, frozenset(selections),
-                                              medications.resolve))
+        orders.append(parse.parse_draft_order(resource, selected, medications.resolve))
     return tuple(orders)
