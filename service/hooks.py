@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from service.config import Settings
 from service.errors import CdsError
 from service.protocol import validation
+from service.record.gather import gather_record
 from service.record.model import PatientRecord
 from service.response_guard import response_problems
 
@@ -58,8 +59,6 @@ class HookContext:
 CardProducer = Callable[[HookContext], Sequence[Mapping[str, Any]]]
 """Turns one hook call into zero or more CDS Hooks 2.0 cards."""
 
-RecordGatherer = Callable[..., PatientRecord]
-
 
 class InvalidCardError(CdsError):
     """A card producer emitted a card that breaks the response schema: a bug, answered as 500."""
@@ -83,14 +82,12 @@ def run_hook(
     knowledge: Knowledge,
     templates: Mapping[str, str],
     card_producers: Sequence[CardProducer],
-    gather: RecordGatherer | None = None,
 ) -> dict[str, Any]:
     """Answer one validated hook request: `{"cards": [...]}`, checked against the response schema.
 
-    `gather` defaults to `service.record.gather.gather_record`; it raises `DataUnavailable` (412)
+    The record comes from `service.record.gather.gather_record`; it raises `DataUnavailable` (412)
     when the data cannot be obtained, which propagates to the protocol layer.
     """
-    gather_record = gather or _default_gatherer()
     record = gather_record(body, settings=settings, templates=templates)
     context = HookContext(
         service_id=service_id,
@@ -142,9 +139,3 @@ def duplicate_uuid_problems(response: Mapping[str, Any]) -> list[str]:
                     problems.append(f"cards[{index}]: uuid {value} is used twice")
                 seen.add(value)
     return problems
-
-
-def _default_gatherer() -> RecordGatherer:
-    from service.record.gather import gather_record
-
-    return gather_record
