@@ -24,10 +24,11 @@ RISK_SETS = {"established-cvd": "Established cardiovascular disease", "diabetes"
 
 
 def event_interval(condition: Condition, upper_bound_only: bool) -> DateRange:
-    """The interval the event itself lies in; history codes give only an upper bound."""
+    """The interval the event itself lies in; history codes give only an upper bound.
+
+    An onset the record does not state is already bounded by recordedDate
+    (`service.record.parse.condition_onset`)."""
     onset = condition.onset
-    if not onset.is_known and condition.recorded_date is not None:
-        onset = DateRange(None, condition.recorded_date, onset.source)
     if upper_bound_only:
         return DateRange(None, onset.latest, onset.source)
     return onset

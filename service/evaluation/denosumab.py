@@ -13,7 +13,7 @@ from datetime import date, timedelta
 
 from dateutil.relativedelta import relativedelta
 
-from service.evaluation.dates import add_months
+from service.evaluation.dates import add_months, wholly_on_or_after
 from service.evaluation.fractures import FractureEvent
 from service.evaluation.model import (
     ClassifiedOrder,
@@ -77,7 +77,7 @@ def assess_denosumab(knowledge: Knowledge, as_of: date, uses: list[DrugUse],
 
 def _recorded_follow_on(uses: list[DrugUse], last_day: date) -> DrugUse | None:
     after = [u for u in uses if "bisphosphonate" in u.match.drug.classes
-             and u.event.dose_date.earliest is not None and u.event.dose_date.earliest >= last_day]
+             and wholly_on_or_after(u.event.dose_date, last_day)]
     return min(after, key=lambda u: u.event.dose_date.earliest, default=None)  # type: ignore
 
 

@@ -12,6 +12,7 @@ from service.record.model import (
     Condition,
     DataGap,
     DateRange,
+    DateSource,
     DraftOrder,
     MedicationEvent,
     MedicationSourceType,
@@ -44,6 +45,8 @@ def condition(system: str, code: str, onset: date | DateRange | None = None,
               category: str = "problem-list-item") -> Condition:
     if isinstance(onset, date):
         onset = DateRange.exact(onset)
+    if onset is None and recorded is not None:  # as parse.condition_onset reads recordedDate
+        onset = DateRange(None, recorded, DateSource.RECORDED)
     return Condition(f"Condition/c{next(_ids)}", (Coding(system, code),), None, status,
                      "confirmed", (category,), onset or DateRange.unknown(), recorded)
 
