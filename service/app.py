@@ -12,9 +12,11 @@ from collections.abc import Sequence
 
 from flask import Flask
 
+from service.clinical import produce_cards
 from service.config import Settings
 from service.errors import ConfigurationError
 from service.hooks import CardProducer
+from service.knowledge import load_knowledge
 from service.preview import init_app as install_preview
 from service.protocol import validation
 from service.protocol.auth import install_security
@@ -58,7 +60,7 @@ def create_app(
         store=store,
         knowledge=knowledge,
         templates=templates,
-        card_producers=tuple(card_producers or _default_card_producers()),
+        card_producers=tuple(card_producers or (produce_cards,)),
     )
     register_error_handlers(app)
     install_metrics(app, settings)  # GET /metrics; request, card, FHIR and prefetch metrics
@@ -92,16 +94,3 @@ def check_settings(settings: Settings) -> None:
             + " and ".join(missing)
             + ". Set them, or run the development profile (--dev or OSTEOCDS_PROFILE=dev)."
         )
-
-
-def load_knowledge():  # type: ignore[no-untyped-def]
-    """The validated clinical knowledge (`service.knowledge.load_knowledge`, cached)."""
-    from service.knowledge import load_knowledge as load
-
-    return load()
-
-
-def _default_card_producers() -> list[CardProducer]:
-    from service.clinical import produce_cards
-
-    return [produce_cards]

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from cards import build_cards
 from cards.context import random_uuid
+from service.evaluation import assess
 
 if TYPE_CHECKING:
     from service.hooks import HookContext
@@ -29,8 +30,6 @@ def make_card_producer(
     """A card producer using `new_uuid` for card and suggestion uuids."""
 
     def produce(context: HookContext) -> list[dict[str, Any]]:
-        from service.evaluation import assess  # lazy: the app starts before evaluation is wired
-
         assessment = assess(
             context.record,
             context.as_of,
