@@ -1,6 +1,7 @@
 """Internal errors and the one map from each to an HTTP status.
 
-Layers below the protocol raise these; only `service.protocol` turns them into responses.
+Layers below the protocol raise these; only `service.protocol` turns them into responses (the
+FHIR issue type of each class is `service.protocol.errors.ISSUE_TYPES`).
 Messages must never contain a bearer token or patient data.
 """
 
@@ -13,7 +14,6 @@ class CdsError(Exception):
     """Base of every error the service answers deliberately."""
 
     status: ClassVar[int] = 500
-    code: ClassVar[str] = "internal-error"
 
     def __init__(self, message: str, *, field: str | None = None) -> None:
         super().__init__(message)
@@ -22,45 +22,45 @@ class CdsError(Exception):
 
 
 class InvalidRequest(CdsError):
-    status, code = 400, "invalid-request"
+    status = 400
 
 
 class ForeignPatientData(CdsError):
     """A resource in prefetch or on the server belongs to another patient than context.patientId."""
 
-    status, code = 400, "foreign-patient-data"
+    status = 400
 
 
 class RequestLimitExceeded(CdsError):
     """Body nesting, entry counts or other hostile-input limits."""
 
-    status, code = 400, "limit-exceeded"
+    status = 400
 
 
 class Unauthorized(CdsError):
-    status, code = 401, "unauthorized"
+    status = 401
 
 
 class Forbidden(CdsError):
-    status, code = 403, "forbidden"
+    status = 403
 
 
 class UnknownService(CdsError):
-    status, code = 404, "unknown-service"
+    status = 404
 
 
 class PayloadTooLarge(CdsError):
-    status, code = 413, "payload-too-large"
+    status = 413
 
 
 class UnsupportedMediaType(CdsError):
-    status, code = 415, "unsupported-media-type"
+    status = 415
 
 
 class DataUnavailable(CdsError):
     """The FHIR data the service needs could not be obtained (CDS Hooks 2.0: 412)."""
 
-    status, code = 412, "data-unavailable"
+    status = 412
 
 
 class ConfigurationError(Exception):

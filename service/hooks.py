@@ -63,7 +63,7 @@ CardProducer = Callable[[HookContext], Sequence[Mapping[str, Any]]]
 class InvalidCardError(CdsError):
     """A card producer emitted a card that breaks the response schema: a bug, answered as 500."""
 
-    status, code = 500, "invalid-card"
+    status = 500
 
 
 def today(settings: Settings) -> date:
