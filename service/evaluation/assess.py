@@ -68,7 +68,7 @@ def _assess(record: PatientRecord, as_of: date, knowledge: Knowledge, policy: st
         hypocalcemia=calcium, romosozumab_course=course, romosozumab_decision=decision,
         denosumab=dmab,
         safety_gates=safety_gates(record, knowledge, as_of, calcium, cv),
-        orders=orders, data_gaps=tuple(_gap_sentences(record)),
+        orders=orders, data_gaps=tuple(gap_sentences(record)),
         rebound_romosozumab_allowed=rebound_allowed, decision_reasons=tuple(reasons),
         disabled_criteria=_disabled(knowledge),
         osteoporosis=osteoporosis_evidence(record, knowledge, events, density))
@@ -123,7 +123,7 @@ GAP_WORDS = {"Patient": "Patient demographics", "Condition": "Problems and diagn
              "MedicationRequest": "Prescriptions", "Medication": "Medications"}
 
 
-def _gap_sentences(record: PatientRecord) -> list[str]:
+def gap_sentences(record: PatientRecord) -> list[str]:
     """'Medication administrations could not be read: not supported by the FHIR server'."""
     return [f"{GAP_WORDS.get(gap.resource_type, gap.resource_type)} could not be read: "
             f"{gap.reason}" for gap in record.data_gaps]

@@ -3,8 +3,8 @@
 Computed server-side from the `PatientRecord` the record layer parsed (the same parser the hooks
 use), selected with the evaluation's own helpers (`labs.results` for T-scores and calcium,
 `therapy.drug_uses` for medications, `dates.describe` for dates) and the knowledge terminology
-(fracture sites, MI/stroke value sets), so the panel shows what the service itself sees. Plain JSON out;
-the page inserts every string as text. No names or birth dates: age and sex only.
+(fracture sites, MI/stroke value sets), so the panel shows what the service itself sees. Plain
+JSON out; the page inserts every string as text. No names or birth dates: age and sex only.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from datetime import date
 from typing import Any
 
-from service.evaluation.assess import _gap_sentences as gap_sentences
+from service.evaluation.assess import gap_sentences
 from service.evaluation.dates import describe as date_text
 from service.evaluation.dates import reference_day
 from service.evaluation.labs import results
