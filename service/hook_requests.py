@@ -25,6 +25,7 @@ import uuid
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any, Literal
 
+from service.record.gather import belongs_to_patient
 from service.record.queries import (
     KEY_RESOURCE_TYPES,
     MEDICATION_ADMINISTRATIONS,
@@ -255,7 +256,7 @@ def _prefetch_from(
             resource
             for resource in resources
             if resource.get("resourceType") == KEY_RESOURCE_TYPES[key]
-            and _refers_to_patient(resource, patient_id)
+            and belongs_to_patient(resource, patient_id, None)
         ]
         if key == OBSERVATIONS:
             if observation_codes is not None:
@@ -287,15 +288,6 @@ def _search_entry(resource: Mapping[str, Any], mode: str) -> dict[str, Any]:
     entry["resource"] = dict(resource)
     entry["search"] = {"mode": mode}
     return entry
-
-
-def _refers_to_patient(resource: Mapping[str, Any], patient_id: str) -> bool:
-    wanted = f"Patient/{patient_id}"
-    for field in ("subject", "patient"):
-        reference = resource.get(field)
-        if isinstance(reference, Mapping) and reference.get("reference") == wanted:
-            return True
-    return False
 
 
 def _has_code_token(resource: Mapping[str, Any], tokens: set[str], local: set[str]) -> bool:

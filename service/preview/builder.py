@@ -19,6 +19,7 @@ from flask import Response, current_app, g
 from service import hook_requests
 from service.config import Settings
 from service.errors import DataUnavailable, InvalidRequest
+from service.hooks import today
 from service.preview import catalog
 from service.preview.access import PreviewPolicy
 from service.preview.key_data import key_data_for
@@ -66,13 +67,6 @@ def hook_options() -> list[dict[str, str]]:
     """`{"hook", "serviceId"}` for every service in discovery."""
     registry = protocol_state().registry
     return [{"hook": d.hook, "serviceId": d.id} for d in registry]
-
-
-def today(settings: Settings) -> date:
-    """The preview's "today": OSTEOCDS_DEV_AS_OF in development when set."""
-    if settings.is_development and settings.dev_as_of is not None:
-        return settings.dev_as_of
-    return date.today()
 
 
 # ---- building ------------------------------------------------------------------------------

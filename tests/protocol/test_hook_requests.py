@@ -107,3 +107,20 @@ def test_prefetch_filter_keeps_observations_with_a_local_code_in_any_system() ->
     ids = lambda prefetch: {e["resource"]["id"] for e in prefetch["observations"].get("entry", [])}  # noqa: E731
     assert "frax-local" not in ids(without)
     assert "frax-local" in ids(with_local)
+
+
+def test_prefetch_keeps_exactly_what_the_service_accepts_as_this_patients() -> None:
+    """The builder uses the record layer's own patient rule: a versioned reference is ours; a
+    resource whose first reference (subject) names another patient is not, whatever `patient`
+    says, so the builder never prefetches what the service would refuse with a 400."""
+    bundle = small_patient_bundle()
+    ours = f"Patient/{bundle['entry'][0]['resource']['id']}"
+    versioned = {"resourceType": "Condition", "id": "versioned",
+                 "subject": {"reference": f"{ours}/_history/2"}}
+    mixed = {"resourceType": "Condition", "id": "mixed",
+             "subject": {"reference": "Patient/someone-else"}, "patient": {"reference": ours}}
+    bundle["entry"] += [{"resource": versioned}, {"resource": mixed}]
+    ids = {e["resource"]["id"]
+           for e in hook_requests.build_prefetch(bundle)["conditions"].get("entry", [])}
+    assert "versioned" in ids
+    assert "mixed" not in ids
