@@ -8,9 +8,7 @@ server; no token is ever accepted from the page and no other URL is ever fetched
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
-from pathlib import Path
 
 from service.config import Settings
 from service.errors import InvalidRequest
@@ -65,11 +63,5 @@ def _issuer_fhir_servers(settings: Settings) -> tuple[str, ...]:
     path = settings.trusted_issuers_file
     if path is None:
         return ()
-    load_trusted_issuers(path)  # raises ConfigurationError on a malformed file
-    document = json.loads(Path(path).read_text(encoding="utf-8"))
-    servers: list[str] = []
-    for issuer in document.get("issuers", []):
-        for server in issuer.get("fhir_servers", []):
-            if server not in servers:
-                servers.append(server)
-    return tuple(servers)
+    issuers = load_trusted_issuers(path)  # raises ConfigurationError on a malformed file
+    return tuple(dict.fromkeys(server for issuer in issuers for server in issuer.fhir_servers))

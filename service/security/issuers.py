@@ -17,7 +17,7 @@ Every URL must be https (plain http only for loopback hosts, for tests and local
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -69,6 +69,9 @@ class TrustedIssuers:
 
     def __contains__(self, iss: object) -> bool:
         return self.get(iss) is not None
+
+    def __iter__(self) -> Iterator[IssuerConfig]:
+        return iter(self._by_iss.values())
 
     def __len__(self) -> int:
         return len(self._by_iss)
