@@ -22,6 +22,7 @@ from service.protocol import validation
 from service.protocol.auth import install_security
 from service.protocol.cors import install_cors
 from service.protocol.errors import register_error_handlers
+from service.protocol.json_provider import OrjsonProvider
 from service.protocol.metrics import install_metrics
 from service.protocol.routes import blueprint, health
 from service.protocol.services import ServiceRegistry, build_service_definitions
@@ -50,10 +51,10 @@ def create_app(
     store.close()  # reconnect lazily: no connection crosses a gunicorn fork
 
     app = Flask(__name__)
+    app.json = OrjsonProvider(app)
     # One byte of slack: a streamed (chunked) body is cut at this length, so reading
     # max_body_bytes + 1 bytes is how the body reader tells "too large" apart (413).
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes + 1
-    app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions[EXTENSION_KEY] = ProtocolState(
         settings=settings,
         registry=registry,

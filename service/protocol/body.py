@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import g, request
 
+from service import jsonio
 from service.errors import InvalidRequest, PayloadTooLarge, UnsupportedMediaType
 
 _PARSED_KEY = "osteocds_parsed_body"
@@ -26,8 +27,7 @@ def read_json_object(max_bytes: int) -> dict[str, Any]:
         raise PayloadTooLarge(f"The request body is larger than {max_bytes} bytes.")
     shared = g.pop(_PARSED_KEY, None)  # parsed once already by the input limits (limits.py)
     try:
-        body = shared[1] if shared is not None and shared[0] is raw else json.loads(
-            raw, parse_constant=_reject_constant)
+        body = shared[1] if shared is not None and shared[0] is raw else jsonio.loads_strict(raw)
     except json.JSONDecodeError as error:
         raise InvalidRequest(
             f"The body is not valid JSON ({error.msg} at line {error.lineno}, "
@@ -44,7 +44,3 @@ def share_parsed_body(raw: bytes, body: Any) -> None:
     """Hand the body parsed from `raw` (the cached request data, with no NaN or Infinity) to
     `read_json_object`, so a request body is parsed once (7 ms for a 400 KB body)."""
     setattr(g, _PARSED_KEY, (raw, body))
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")

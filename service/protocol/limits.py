@@ -16,7 +16,6 @@ content types pass through untouched: the protocol layer answers them (400 / 415
 
 from __future__ import annotations
 
-import json
 import re
 from array import array
 from collections.abc import Mapping
@@ -25,6 +24,7 @@ from typing import Any
 
 from flask import Flask, current_app, g, request
 
+from service import jsonio
 from service.config import Settings
 from service.errors import RequestLimitExceeded
 from service.protocol.body import share_parsed_body
@@ -90,13 +90,11 @@ def _inspect_body() -> None:
         raise RequestLimitExceeded(
             f"JSON nesting is deeper than {settings.max_json_depth} levels"
         )
-    constants: list[str] = []  # NaN / Infinity: parsed here, refused by the protocol layer
     try:
-        body = json.loads(raw, parse_constant=lambda name: constants.append(name) or float(name))
+        body = jsonio.loads_strict(raw)
     except (ValueError, RecursionError):
-        return  # the protocol layer answers malformed JSON
-    if not constants:
-        share_parsed_body(raw, body)
+        return  # the protocol layer answers malformed JSON (and NaN / Infinity)
+    share_parsed_body(raw, body)
     if not isinstance(body, Mapping):
         return
     _remember_hook_instance(body.get("hookInstance"))

@@ -25,7 +25,6 @@ a URL or a patient identifier, so the caller may put it in a 412 message.
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -40,7 +39,7 @@ from urllib.parse import urljoin, urlsplit, urlunsplit
 import requests
 from requests.adapters import HTTPAdapter
 
-from service import telemetry
+from service import jsonio, telemetry
 from service.config import Settings
 from service.errors import DataUnavailable, InvalidRequest
 from service.record.shape import (
@@ -383,7 +382,7 @@ class FhirClient:
                 return response.status_code, None
             raw = read_body(response, deadline)
         try:
-            return 200, json.loads(raw)
+            return 200, jsonio.loads(raw)
         except ValueError:
             raise _QueryFailed("the FHIR server answered malformed JSON", 200) from None
 
