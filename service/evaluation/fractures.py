@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
+from msgspec import Struct
+
 from service.evaluation.dates import describe, reference_day
 from service.evaluation.model import Evidence
 from service.knowledge import Knowledge
@@ -19,8 +21,7 @@ from service.knowledge.knowledge import FractureMatch
 from service.record.model import Condition, DateRange, PatientRecord
 
 
-@dataclass(frozen=True, slots=True)
-class FractureEvent:
+class FractureEvent(Struct, frozen=True):
     site: str  # fracture site id of the most specific record
     label: str
     group: str

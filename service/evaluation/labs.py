@@ -9,6 +9,8 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import date
 
+from msgspec import Struct
+
 from service.evaluation.dates import months_before, reference_day
 from service.knowledge import Knowledge
 from service.record.model import Observation, PatientRecord, Quantity
@@ -18,8 +20,7 @@ _ANNOTATION = re.compile(r"\{([^{}]*)\}")
 USABLE_STATUSES = frozenset({"final", "amended", "corrected", "preliminary", "registered"})
 
 
-@dataclass(frozen=True, slots=True)
-class Result:
+class Result(Struct, frozen=True):
     observation: Observation
     kind: str
     site: str | None

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date
+
+from msgspec import Struct
 
 from service.evaluation.dates import (
     add_months,
@@ -28,8 +29,7 @@ from service.record.model import Condition, Patient, PatientRecord
 INACTIVE = frozenset({"inactive", "remission", "resolved"})
 
 
-@dataclass(frozen=True, slots=True)
-class BoneDensity:
+class BoneDensity(Struct, frozen=True):
     latest_study_lowest: Result | None  # lowest valid site of the most recent DXA study
     lowest_ever: Result | None  # for the diagnosis (persists after a better DXA)
 

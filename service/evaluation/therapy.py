@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date
+
+from msgspec import Struct
 
 from service.evaluation.dates import add_months, reference_day
 from service.knowledge import Knowledge
@@ -17,8 +18,7 @@ RECORDED_AS = {MedicationSourceType.ADMINISTRATION: "administered",
                MedicationSourceType.REQUEST: "prescribed"}
 
 
-@dataclass(frozen=True, slots=True)
-class DrugUse:
+class DrugUse(Struct, frozen=True):
     event: MedicationEvent
     match: DrugMatch
     dose_day: date | None  # most recent possible dose day

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
+
+from msgspec import Struct
+from msgspec import field as msgspec_field
 
 from service.knowledge import schema
 from service.record.model import Coding
@@ -91,19 +94,17 @@ class Drug:
     verification: str
 
 
-@dataclass(frozen=True, slots=True)
-class DrugMatch:
+class DrugMatch(Struct, frozen=True):
     drug: Drug
     counts: bool  # False: a product of the ingredient that never counts (oncology, Yorvipath)
     basis: str  # "product" | "ingredient" | "name"
     coding: Coding | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class CodeMatch:
+class CodeMatch(Struct, frozen=True):
     value_set: str
     coding: Coding
-    attributes: Mapping[str, Any] = field(default_factory=dict)
+    attributes: Mapping[str, Any] = msgspec_field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,16 +118,14 @@ class FractureSite:
     verification: str
 
 
-@dataclass(frozen=True, slots=True)
-class FractureMatch:
+class FractureMatch(Struct, frozen=True):
     site: FractureSite
     coding: Coding
     follow_up: bool  # ICD-10-CM 7th character of a subsequent encounter or sequela
     osteoporotic_coded: bool  # coded as osteoporotic: counts regardless of bone mass
 
 
-@dataclass(frozen=True, slots=True)
-class ObservationMatch:
+class ObservationMatch(Struct, frozen=True):
     kind: str
     site: str | None = None
     coding: Coding | None = None

@@ -6,11 +6,12 @@ fracture on alendronate, T-score -3.2, calcium normal, no CV history) and applie
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 from datetime import date
 from types import SimpleNamespace
 from typing import Any
+
+import msgspec
 
 from service.evaluation.model import (
     Assessment,
@@ -101,7 +102,7 @@ def base() -> Assessment:
 
 
 def assessment(**changes: Any) -> Assessment:
-    return dataclasses.replace(base(), **changes)
+    return msgspec.structs.replace(base(), **changes)
 
 
 def order(reference: str, drug: str, *classes: OrderClass, selected: bool = True

@@ -3,9 +3,9 @@ internal values (resource references, UCUM annotations)."""
 
 from __future__ import annotations
 
-import dataclasses
 from datetime import date
 
+import msgspec
 import pytest
 
 from cards import build_cards, wording
@@ -152,13 +152,13 @@ def test_very_high_risk_without_osteoporosis_gets_no_other_agents_card():
     a = not_indicated(PopulationReason.NO_OSTEOPOROSIS, b.ev("Sex: female"),
                       b.ev("Age", value="80 years"), note=NO_OSTEOPOROSIS_NOTE)
     with_osteoporosis = topics(build("patient-view", a))
-    without = topics(build("patient-view", dataclasses.replace(a, osteoporosis=None)))
+    without = topics(build("patient-view", msgspec.structs.replace(a, osteoporosis=None)))
     assert "very-high-risk-other-agents" in with_osteoporosis
     assert "very-high-risk-other-agents" not in without
 
 
 def test_not_indicated_without_osteoporosis_names_no_osteoporosis_agents():
-    a = dataclasses.replace(
+    a = msgspec.structs.replace(
         not_indicated(PopulationReason.NO_OSTEOPOROSIS, b.ev("Sex: female"),
                       b.ev("Age", value="73 years"), note=NO_OSTEOPOROSIS_NOTE),
         osteoporosis=None)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import dataclasses
 from datetime import date
 
+import msgspec
 import pytest
 from fhir.resources.R4B.medicationrequest import MedicationRequest
 
@@ -96,7 +96,7 @@ def test_order_select_of_weaker_agent_offers_replacement_that_deletes_the_draft(
 
 
 def test_order_select_ignores_unselected_weaker_agent():
-    unselected = dataclasses.replace(b.ALENDRONATE_ORDER, selected=False)
+    unselected = msgspec.structs.replace(b.ALENDRONATE_ORDER, selected=False)
     assert build("order-select", b.assessment(orders=(unselected,))) == []
 
 
@@ -188,7 +188,7 @@ def test_hypocalcemia_advisory_and_ordered():
         "warning", "romosozumab-hypocalcemia")
     assert "7.9 mg/dL" in card["summary"]
     assert "Calcium: 7.9 mg/dL (2026-06-01); not albumin-adjusted" in card["detail"]
-    ordered = build("order-sign", dataclasses.replace(a, orders=(b.ROMOSOZUMAB_ORDER,)))
+    ordered = build("order-sign", msgspec.structs.replace(a, orders=(b.ROMOSOZUMAB_ORDER,)))
     assert by_topic(ordered, "romosozumab-hypocalcemia")["indicator"] == "critical"
 
 
@@ -232,14 +232,14 @@ def test_course_complete_suggests_gated_antiresorptive_orders():
     assert "2026-05-12" in card["summary"]
     assert card["indicator"] == "warning"
     assert created_codes(card) == [ZOL, DMAB]
-    blocked = by_topic(build("patient-view", dataclasses.replace(
+    blocked = by_topic(build("patient-view", msgspec.structs.replace(
         a, safety_gates=b.renal_blocked())), "romosozumab-course-complete")
     assert created_codes(blocked) == [DMAB]
     assert "zoledronate: not offered" in blocked["detail"]
 
 
 def test_course_complete_ends_once_an_antiresorptive_followed():
-    done = dataclasses.replace(COMPLETE, antiresorptive_since=True)
+    done = msgspec.structs.replace(COMPLETE, antiresorptive_since=True)
     a = b.assessment(romosozumab_course=done,
                      romosozumab_decision=RomosozumabDecision.COURSE_COMPLETE)
     assert build("patient-view", a) == []
@@ -286,7 +286,7 @@ def test_denosumab_overdue_is_not_shown_in_order_hooks():
 
 
 def test_switch_away_from_denosumab_in_order_hooks_only():
-    d = dataclasses.replace(b.denosumab_overdue(), state=DenosumabState.CURRENT,
+    d = msgspec.structs.replace(b.denosumab_overdue(), state=DenosumabState.CURRENT,
                             switch_orders=("MedicationRequest/draft-teri",))
     a = b.assessment(**NO_ROMO, denosumab=d, orders=(b.TERIPARATIDE_ORDER,))
     card = by_topic(build("order-select", a), "denosumab-switch")
@@ -304,7 +304,7 @@ def rebound(**changes) -> DenosumabAssessment:
               "months_since_last_dose": 21,
               "rebound_fractures": (b.ev("Vertebral fracture (ICD-10-CM S22.000A)",
                                          "2026-04-05"),)}
-    return dataclasses.replace(b.denosumab_overdue(), **{**values, **changes})
+    return msgspec.structs.replace(b.denosumab_overdue(), **{**values, **changes})
 
 
 def test_rebound_fracture_offers_guideline_options_then_sarli_when_allowed():
@@ -367,8 +367,8 @@ def test_cards_are_most_urgent_first_and_deterministic_with_a_uuid_factory():
 
 
 def test_unknown_citations_fall_back_to_a_labelled_source():
-    a = b.assessment(cardiovascular=dataclasses.replace(b.CV_CAUTION, citations=("nope",)),
-                     population=dataclasses.replace(b.POPULATION, citations=()),
+    a = b.assessment(cardiovascular=msgspec.structs.replace(b.CV_CAUTION, citations=("nope",)),
+                     population=msgspec.structs.replace(b.POPULATION, citations=()),
                      risk_criteria=())
     caution = by_topic(build("patient-view", a), "romosozumab-cv-caution")
     assert caution["source"]["label"] == "osteocds clinical knowledge test-1"

@@ -3,7 +3,6 @@ key data, safe Markdown, and the production limits (no typed token, no arbitrary
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import re
 from collections.abc import Callable, Iterator
@@ -12,6 +11,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 from flask import Flask
 
@@ -189,8 +189,8 @@ def test_deceased_patient_age_is_counted_at_death(dev_app: Flask) -> None:
     as_of = date(2026, 6, 15)
     record = _persona_record(dev_app, "v01", as_of)  # v01: P01's record, 72, deceased
     assert record.patient is not None
-    died_long_ago = dataclasses.replace(record.patient, deceased_date=date(2020, 6, 15))
-    record = dataclasses.replace(record, patient=died_long_ago)
+    died_long_ago = msgspec.structs.replace(record.patient, deceased_date=date(2020, 6, 15))
+    record = msgspec.structs.replace(record, patient=died_long_ago)
     key_data = key_data_for(record, as_of, protocol_state(dev_app).knowledge)
     assert key_data["age"] == "66"  # 72 on as_of, six years younger on the day of death
     assert key_data["ageLabel"] == "Age at death"
@@ -201,8 +201,8 @@ def test_deceased_patient_age_is_counted_at_death(dev_app: Flask) -> None:
                      if e.description.startswith("Age")}
     assert ages_on_cards == {"66 years"}  # the age the evaluation (and its cards) uses
 
-    unknown_day = dataclasses.replace(record.patient, deceased_date=None)
-    unknown = key_data_for(dataclasses.replace(record, patient=unknown_day), as_of,
+    unknown_day = msgspec.structs.replace(record.patient, deceased_date=None)
+    unknown = key_data_for(msgspec.structs.replace(record, patient=unknown_day), as_of,
                            protocol_state(dev_app).knowledge)
     assert "age" not in unknown  # deceased on an unknown day: the age is not known
 
@@ -221,7 +221,7 @@ def test_living_patient_has_no_age_at_death_label(dev_app: Flask) -> None:
 def test_data_gap_notes_are_the_cards_sentences(dev_app: Flask) -> None:
     """Notes in clinician words (the cards' "Data not available"), no FHIR type names."""
     as_of = date(2026, 6, 15)
-    record = dataclasses.replace(
+    record = msgspec.structs.replace(
         _persona_record(dev_app, "p01", as_of),
         data_gaps=(DataGap("MedicationAdministration", "not supported by the FHIR server",
                            partial=False),
