@@ -88,7 +88,7 @@ def run_hook(
     The record comes from `service.record.gather.gather_record`; it raises `DataUnavailable` (412)
     when the data cannot be obtained, which propagates to the protocol layer.
     """
-    record = gather_record(body, settings=settings, templates=templates)
+    record = gather_record(body, settings=settings, templates=templates, interest=knowledge)
     context = HookContext(
         service_id=service_id,
         hook=hook,

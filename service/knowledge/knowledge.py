@@ -460,6 +460,15 @@ class Knowledge:
             return False
         return not any(p.search(upper) for p in self._strength_excluded[drug_id])
 
+    def wants_condition(self, codings: tuple[Coding, ...]) -> bool:
+        """True when a rule could read a Condition coded so: in a value set or a fracture site
+        (`service.record.gather.RecordInterest`; the other Conditions are not parsed)."""
+        return bool(self.value_sets_of(codings)) or self.match_fracture(codings) is not None
+
+    def wants_observation(self, codings: tuple[Coding, ...], text: str | None) -> bool:
+        """True when an Observation with this code and text is of a kind a rule reads."""
+        return self.match_observation(codings, text) is not None
+
     def match_observation(
         self, codings: Iterable[Coding], text: str | None = None
     ) -> ObservationMatch | None:

@@ -195,7 +195,8 @@ def _key_data(bundle: Mapping[str, Any], settings: Settings, as_of: date) -> dic
     """The chart facts, computed by the record layer's own parser from a full prefetch."""
     state = protocol_state()
     full = hook_requests.build_hook_request("patient-view", bundle, prefetch="full")
-    record = gather_record(full, settings=settings, templates=state.templates)
+    record = gather_record(full, settings=settings, templates=state.templates,
+                           interest=state.knowledge)
     return key_data_for(record, as_of, state.knowledge)
 
 

@@ -8,6 +8,10 @@ gives `DataUnavailable` (412) naming the keys, never the token or the patient.
 
 Every resource must belong to `context.patientId` (`ForeignPatientData`, 400, otherwise).
 
+With a `RecordInterest` (the knowledge, on the request path), Conditions and Observations whose
+codes and text no rule reads are checked for their patient like every other resource but not
+parsed: the EHR may send a whole problem list and every vital sign.
+
 Wrong JSON types (see `service.record.shape` for the whole policy): a malformed Bundle or
 resource header in prefetch or draft orders is 400 (`InvalidRequest` naming the key), in a FHIR
 server answer 412; a wrong type in a clinical field reads as "not stated"; a `fhirServer` that is
@@ -20,7 +24,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any
+from typing import Any, Protocol
 
 from service import telemetry
 from service.config import Settings
@@ -35,7 +39,7 @@ from service.record.fhir_client import (
     checked_origin,
     default_client_factory,
 )
-from service.record.model import DataGap, DraftOrder, PatientRecord
+from service.record.model import Coding, DataGap, DraftOrder, PatientRecord
 from service.record.queries import KEY_RESOURCE_TYPES, PATIENT, fill_template
 from service.record.shape import (
     MalformedData,
@@ -48,6 +52,14 @@ from service.record.shape import (
 FHIR_ID = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
 UNSUPPORTED_REASON = "not supported by the FHIR server"
 UNRESOLVED_MEDICATION_REASON = "a medication reference could not be resolved"
+
+
+class RecordInterest(Protocol):
+    """Which Conditions and Observations are worth parsing, judged by their `code` alone."""
+
+    def wants_condition(self, codings: tuple[Coding, ...]) -> bool: ...
+
+    def wants_observation(self, codings: tuple[Coding, ...], text: str | None) -> bool: ...
 
 
 class _Kind(Enum):
@@ -71,12 +83,14 @@ def gather_record(
     settings: Settings,
     templates: Mapping[str, str],
     fhir_client_factory: FhirClientFactory | None = None,
+    interest: RecordInterest | None = None,
 ) -> PatientRecord:
     """The patient's record for one hook request (a parsed CDS Hooks request body).
 
     `templates` are the service's prefetch templates (`queries.prefetch_templates`): keys of
     `PREFETCH_KEYS`; only those keys are read. `fhir_client_factory(fhirServer, token, settings)`
     builds the client for missing data (tests inject one); the default pools sessions.
+    `interest` leaves out the Conditions and Observations it does not want (None: keep all).
     """
     context = _mapping(request.get("context"), "context")
     patient_id = _patient_id(context)
@@ -93,7 +107,7 @@ def gather_record(
     _complete(states, templates, patient_id, client, deadline)
     for key, state in states.items():
         _check_subjects(key, state.entries, patient_id, request.get("fhirServer"))
-    return _build(states, context, patient_id, client, deadline)
+    return _build(states, context, patient_id, client, deadline, interest)
 
 
 # ---- request shape ----------------------------------------------------------------------
@@ -291,7 +305,8 @@ def _is_patient_reference(reference: Any, patient_id: str, fhir_server: Any) -> 
 
 
 def _build(states: Mapping[str, _KeyState], context: Mapping[str, Any], patient_id: str,
-           client: _LazyClient | None, deadline: Deadline) -> PatientRecord:
+           client: _LazyClient | None, deadline: Deadline,
+           interest: RecordInterest | None) -> PatientRecord:
     gaps = [state.gap for state in states.values() if state.gap is not None]
     patient_resource = next(
         (entry["resource"] for entry in states[PATIENT].entries
@@ -311,9 +326,16 @@ def _build(states: Mapping[str, _KeyState], context: Mapping[str, Any], patient_
             if resource_type != KEY_RESOURCE_TYPES[key]:
                 continue
             if resource_type == "Condition":
-                conditions.append(parse.parse_condition(resource, birth_date, full_url))
+                codings = parse.codings_of(resource.get("code"))
+                if interest is None or interest.wants_condition(codings):
+                    conditions.append(
+                        parse.parse_condition(resource, birth_date, full_url, codings))
             elif resource_type == "Observation":
-                observations.append(parse.parse_observation(resource, full_url))
+                codings = parse.codings_of(resource.get("code"))
+                text = parse.text_of(resource.get("code"), codings)
+                if interest is None or interest.wants_observation(codings, text):
+                    observations.append(
+                        parse.parse_observation(resource, full_url, codings, text))
             elif resource_type.startswith("Medication"):
                 events.append(parse.parse_medication(resource, medications.resolve, full_url))
     draft_orders = _draft_orders(context, drafts, patient_id, medications)

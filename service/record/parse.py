@@ -124,14 +124,17 @@ def codings_of(concept: Any) -> tuple[Coding, ...]:
     return tuple(found)
 
 
-def text_of(concept: Any) -> str | None:
-    """CodeableConcept.text, else the first coding's display."""
+def text_of(concept: Any, codings: tuple[Coding, ...] | None = None) -> str | None:
+    """CodeableConcept.text, else the first coding's display (`codings`: its `codings_of`,
+    when the caller has them already)."""
     if not _is_mapping(concept):
         return None
     text = _str(concept.get("text"))
     if text:
         return text
-    return next((c.display for c in codings_of(concept) if c.display), None)
+    if codings is None:
+        codings = codings_of(concept)
+    return next((c.display for c in codings if c.display), None)
 
 
 def first_code(concept: Any) -> str | None:
@@ -180,9 +183,11 @@ def parse_patient(resource: Mapping[str, Any]) -> Patient:
 
 
 def parse_condition(
-    resource: Mapping[str, Any], birth_date: DateRange | None, full_url: str | None = None
+    resource: Mapping[str, Any], birth_date: DateRange | None, full_url: str | None = None,
+    codings: tuple[Coding, ...] | None = None,
 ) -> Condition | None:
-    """A Condition, or None when entered-in-error or refuted."""
+    """A Condition, or None when entered-in-error or refuted (`codings`: `codings_of` its code,
+    when the caller has them already)."""
     verification = first_code(resource.get("verificationStatus"))
     if verification in CONDITION_SKIPPED_VERIFICATION:
         return None
@@ -191,10 +196,12 @@ def parse_condition(
         code for concept in _list(resource.get("category")) for code in
         (c.code for c in codings_of(concept))
     )
+    if codings is None:
+        codings = codings_of(resource.get("code"))
     return Condition(
         reference=reference_of(resource, full_url),
-        codings=codings_of(resource.get("code")),
-        text=text_of(resource.get("code")),
+        codings=codings,
+        text=text_of(resource.get("code"), codings),
         clinical_status=first_code(resource.get("clinicalStatus")),
         verification_status=verification,
         categories=categories,
@@ -333,12 +340,18 @@ def medication_concept(
 
 
 def parse_observation(
-    resource: Mapping[str, Any], full_url: str | None = None
+    resource: Mapping[str, Any], full_url: str | None = None,
+    codings: tuple[Coding, ...] | None = None, text: str | None = None,
 ) -> Observation | None:
-    """An Observation with its date, value and reference range; None when cancelled or e-i-e."""
+    """An Observation with its date, value and reference range; None when cancelled or e-i-e.
+
+    `codings` and `text`: `codings_of` and `text_of` its code, when the caller has them."""
     status = _str(resource.get("status")) or ""
     if status in OBSERVATION_SKIPPED:
         return None
+    if codings is None:
+        codings = codings_of(resource.get("code"))
+        text = text_of(resource.get("code"), codings)
     effective = (parse_date(resource.get("effectiveDateTime"))
                  or parse_period(resource.get("effectivePeriod"))
                  or parse_date(resource.get("effectiveInstant"))
@@ -348,8 +361,8 @@ def parse_observation(
         reference_range = {}
     return Observation(
         reference=reference_of(resource, full_url),
-        codings=codings_of(resource.get("code")),
-        text=text_of(resource.get("code")),
+        codings=codings,
+        text=text,
         status=status,
         effective=effective,
         value=parse_quantity(resource.get("valueQuantity")),
