@@ -21,18 +21,25 @@ def fit_summary(summary: str) -> str:
 
 
 def prune(value: Any) -> Any:
-    """Drop None, empty strings, empty lists and empty objects, recursively."""
+    """Drop None, empty strings, empty lists and empty objects, recursively (tuples become
+    lists)."""
     if isinstance(value, dict):
         kept = {}
         for key, item in value.items():
-            if isinstance(item, dict | list | tuple):
+            if isinstance(item, _CONTAINERS):
                 item = prune(item)
-            if not _empty(item):
-                kept[key] = item
+                if not item:
+                    continue
+            elif item is None or (isinstance(item, str) and not item):
+                continue
+            kept[key] = item
         return kept
     if isinstance(value, list | tuple):
         return [item for item in map(prune, value) if not _empty(item)]
     return value
+
+
+_CONTAINERS = (dict, list, tuple)  # a tuple of types: isinstance is slower with a union
 
 
 def _empty(value: Any) -> bool:

@@ -179,6 +179,7 @@ class Knowledge:
         self._compile_policy(policy)
         # Code lookups memoized per coding (thread-safe dict operations under the GIL; bounded).
         self._value_sets_memo: dict[Coding, tuple[tuple[str, Mapping[str, Any]], ...]] = {}
+        self._fracture_memo: dict[Coding, FractureMatch | None] = {}
         self._observation_memo: dict[
             tuple[tuple[Coding, ...], str | None], ObservationMatch | None] = {}
 
@@ -398,7 +399,11 @@ class Knowledge:
     def match_fracture(self, codings: Iterable[Coding]) -> FractureMatch | None:
         """The fragility-fracture site of the first fracture coding, or None."""
         for coding in codings:
-            match = self._fracture_of(coding)
+            if coding in self._fracture_memo:
+                match = self._fracture_memo[coding]
+            else:
+                match = self._fracture_of(coding)
+                _remember(self._fracture_memo, coding, match)
             if match is not None:
                 return match
         return None
