@@ -284,7 +284,7 @@ def belongs_to_patient(resource: Mapping[str, Any], patient_id: str, fhir_server
         return resource.get("id") == patient_id
     for element in ("subject", "patient"):
         reference = resource.get(element)
-        if isinstance(reference, Mapping) and "reference" in reference:
+        if (type(reference) is dict or isinstance(reference, Mapping)) and "reference" in reference:
             return _is_patient_reference(reference.get("reference"), patient_id, fhir_server)
     return False
 

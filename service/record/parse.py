@@ -11,7 +11,7 @@ from __future__ import annotations
 import calendar
 import math
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import date, timedelta
 from typing import Any
 
@@ -120,8 +120,24 @@ def codings_of(concept: Any) -> tuple[Coding, ...]:
         if _is_mapping(c):
             code = c.get("code")
             if isinstance(code, str) and code:
-                found.append(Coding(_str(c.get("system")), code, _str(c.get("display"))))
+                system, display = c.get("system"), c.get("display")
+                found.append(Coding(system if isinstance(system, str) and system else None, code,
+                                    display if isinstance(display, str) and display else None))
     return tuple(found)
+
+
+def codes_of(concept: Any) -> Iterator[str]:
+    """The codes of `codings_of(concept)`, without building the codings."""
+    if not _is_mapping(concept):
+        return
+    codings = concept.get("coding")
+    if not isinstance(codings, list):
+        return
+    for c in codings:
+        if _is_mapping(c):
+            code = c.get("code")
+            if isinstance(code, str) and code:
+                yield code
 
 
 def text_of(concept: Any, codings: tuple[Coding, ...] | None = None) -> str | None:
@@ -138,8 +154,8 @@ def text_of(concept: Any, codings: tuple[Coding, ...] | None = None) -> str | No
 
 
 def first_code(concept: Any) -> str | None:
-    codings = codings_of(concept)
-    return codings[0].code if codings else None
+    """The code of the first coding that has one."""
+    return next(codes_of(concept), None)
 
 
 def parse_quantity(value: Any) -> Quantity | None:
@@ -192,10 +208,8 @@ def parse_condition(
     if verification in CONDITION_SKIPPED_VERIFICATION:
         return None
     recorded = parse_date(resource.get("recordedDate"))
-    categories = tuple(
-        code for concept in _list(resource.get("category")) for code in
-        (c.code for c in codings_of(concept))
-    )
+    categories = tuple(code for concept in _list(resource.get("category"))
+                       for code in codes_of(concept))
     if codings is None:
         codings = codings_of(resource.get("code"))
     return Condition(
@@ -369,8 +383,8 @@ def parse_observation(
         value_codings=codings_of(resource.get("valueCodeableConcept")),
         value_text=_str(resource.get("valueString")) or (
             text_of(resource.get("valueCodeableConcept"))),
-        interpretation=tuple(c.code for concept in _list(resource.get("interpretation"))
-                             for c in codings_of(concept)),
+        interpretation=tuple(code for concept in _list(resource.get("interpretation"))
+                             for code in codes_of(concept)),
         reference_low=parse_quantity(reference_range.get("low")),
         reference_high=parse_quantity(reference_range.get("high")),
     )

@@ -45,7 +45,7 @@ def type_name(value: Any) -> str:
 def resource_problem(resource: Mapping[str, Any]) -> str | None:
     """What is wrong with a resource's header (type, id, subject/patient), or None."""
     resource_type = resource.get("resourceType")
-    if not isinstance(resource_type, str) or not RESOURCE_TYPE.match(resource_type):
+    if resource_type not in _VALID_TYPES and not _valid_type(resource_type):
         return "a resource without a valid resourceType"
     if "id" in resource and not isinstance(resource["id"], str):
         return f"a {resource_type} whose id is not a string"
@@ -53,11 +53,23 @@ def resource_problem(resource: Mapping[str, Any]) -> str | None:
         if element not in resource:
             continue
         reference = resource[element]
-        if not isinstance(reference, Mapping) or (
+        if not (type(reference) is dict or isinstance(reference, Mapping)) or (
             "reference" in reference and not isinstance(reference["reference"], str)
         ):
             return f"a {resource_type} whose {element} is not a Reference"
     return None
+
+
+_VALID_TYPES: set[str] = set()  # resourceType names that matched RESOURCE_TYPE (bounded)
+_VALID_TYPES_LIMIT = 1_000
+
+
+def _valid_type(resource_type: Any) -> bool:
+    if not isinstance(resource_type, str) or not RESOURCE_TYPE.match(resource_type):
+        return False
+    if len(_VALID_TYPES) < _VALID_TYPES_LIMIT:
+        _VALID_TYPES.add(resource_type)
+    return True
 
 
 def check_resource(resource: Any) -> dict[str, Any]:
