@@ -45,7 +45,8 @@ def type_name(value: Any) -> str:
 def resource_problem(resource: Mapping[str, Any]) -> str | None:
     """What is wrong with a resource's header (type, id, subject/patient), or None."""
     resource_type = resource.get("resourceType")
-    if resource_type not in _VALID_TYPES and not _valid_type(resource_type):
+    if not ((isinstance(resource_type, str) and resource_type in _VALID_TYPES)
+            or _valid_type(resource_type)):
         return "a resource without a valid resourceType"
     if "id" in resource and not isinstance(resource["id"], str):
         return f"a {resource_type} whose id is not a string"
