@@ -1,4 +1,4 @@
-"""Plain FHIR R4 JSON -> the record's dataclasses (no fhir.resources on the request path).
+"""Plain FHIR R4 JSON -> the record's types (no fhir.resources on the request path).
 
 Every function here is pure: it reads dicts and returns `service.record.model` objects. Resources
 that do not count (entered-in-error, refuted, cancelled, a request that is not an active or
