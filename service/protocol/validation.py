@@ -81,8 +81,15 @@ def fast_validator(name: str) -> Any:
     _, documents = _registry_and_documents()
     if name not in documents:
         raise KeyError(f"no schema named {name!r} in {SCHEMA_PACKAGE}")
-    registry = jsonschema_rs.Registry([(doc["$id"], doc) for doc in documents.values()])
-    return jsonschema_rs.validator_for(documents[name], registry=registry, validate_formats=False)
+    return jsonschema_rs.validator_for(documents[name], registry=_fast_registry(),
+                                       validate_formats=False)
+
+
+@cache
+def _fast_registry() -> Any:
+    """Every schema document for jsonschema-rs, built once like jsonschema's registry."""
+    _, documents = _registry_and_documents()
+    return jsonschema_rs.Registry([(doc["$id"], doc) for doc in documents.values()])
 
 
 def inline_references(node: Any, base: str, by_id: Mapping[str, Any],

@@ -45,6 +45,7 @@ from service.record.shape import (
     MalformedData,
     bundle_entries,
     check_resource,
+    is_mapping,
     next_link_of,
     type_name,
 )
@@ -284,7 +285,7 @@ def belongs_to_patient(resource: Mapping[str, Any], patient_id: str, fhir_server
         return resource.get("id") == patient_id
     for element in ("subject", "patient"):
         reference = resource.get(element)
-        if (type(reference) is dict or isinstance(reference, Mapping)) and "reference" in reference:
+        if is_mapping(reference) and "reference" in reference:
             return _is_patient_reference(reference.get("reference"), patient_id, fhir_server)
     return False
 

@@ -29,6 +29,7 @@ from service.record.model import (
     Patient,
     Quantity,
 )
+from service.record.shape import is_mapping as _is_mapping
 
 _FHIR_DATE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?(?:T.*)?$")
 
@@ -127,7 +128,8 @@ def codings_of(concept: Any) -> tuple[Coding, ...]:
 
 
 def codes_of(concept: Any) -> Iterator[str]:
-    """The codes of `codings_of(concept)`, without building the codings."""
+    """The codes of `codings_of(concept)`, without building the codings. (The same walk as
+    `codings_of`, written twice on purpose: a shared generator made record parsing 15 % slower.)"""
     if not _is_mapping(concept):
         return
     codings = concept.get("coding")
@@ -430,12 +432,6 @@ def _period_bound(period: Any, side: str) -> DateRange | None:
 
 def _str(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
-
-
-def _is_mapping(value: Any) -> bool:
-    """_is_mapping(value), with the JSON case (a dict) checked first: the ABC check
-    costs several times more and runs for every element of every resource."""
-    return type(value) is dict or (value is not None and isinstance(value, Mapping))
 
 
 def _list(value: Any) -> list[Any]:

@@ -37,6 +37,12 @@ class MalformedData(ValueError):
         self.detail = detail
 
 
+def is_mapping(value: Any) -> bool:
+    """`isinstance(value, Mapping)` with the JSON case (a dict) checked first: the ABC check
+    costs several times more and runs for every element of every resource."""
+    return type(value) is dict or (value is not None and isinstance(value, Mapping))
+
+
 def type_name(value: Any) -> str:
     """A resourceType fit for an error message: the name when it is one, else "resource"."""
     return value if isinstance(value, str) and RESOURCE_TYPE.match(value) else "resource"
@@ -54,7 +60,7 @@ def resource_problem(resource: Mapping[str, Any]) -> str | None:
         if element not in resource:
             continue
         reference = resource[element]
-        if not (type(reference) is dict or isinstance(reference, Mapping)) or (
+        if not is_mapping(reference) or (
             "reference" in reference and not isinstance(reference["reference"], str)
         ):
             return f"a {resource_type} whose {element} is not a Reference"
