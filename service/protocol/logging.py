@@ -33,11 +33,27 @@ _EXTRA_FIELDS = ("auth_reason", "method", "path", "status", "duration_ms", "jwks
 HANDLER_NAME = "osteocds-json"
 
 
+# Each redaction pattern needs one of these words (case-insensitively); a text holding none of
+# them is returned as it is, after one cheap test instead of four regular-expression scans
+# (~47 us for an access line). `re`'s IGNORECASE also equates the dotted and dotless i with
+# "i", the long s with "s" and the Kelvin sign with "k": the text is folded the same way first.
+_TO_PLAIN_I = str.maketrans({"\u0130": "i", "\u0131": "i"})
+
+
 def redact(text: str) -> str:
     """`text` with bearer tokens, JWTs, access tokens and Authorization values replaced."""
+    if not _may_hold_secret(text):
+        return text
     for pattern, replacement in _REDACTIONS:
         text = pattern.sub(replacement, text)
     return text
+
+
+def _may_hold_secret(text: str) -> bool:
+    """False only when no redaction pattern can match `text` (a cheap superset test)."""
+    folded = text.lower() if text.isascii() else text.translate(_TO_PLAIN_I).casefold()
+    return ("bearer" in folded or "eyj" in folded or "access_token" in folded
+            or "authorization" in folded)
 
 
 class RedactionFilter(logging.Filter):
