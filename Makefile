@@ -29,8 +29,17 @@ $(NODE_STAMP): tests/fhir_server/package.json tests/fhir_server/package-lock.jso
 
 node-deps: $(NODE_STAMP)
 
+# The PostgreSQL store tests use this machine's server when one answers on 127.0.0.1:5432
+# (database `test`); OSTEOCDS_TEST_DATABASE_URL overrides it; without a server they skip, saying why.
+LOCAL_TEST_DATABASE_URL := postgresql://postgres@127.0.0.1:5432/test
+
 test: $(STAMP) system-deps node-deps
 	$(VENV)/bin/ruff check service cards fhir_fixtures tests benchmarks
+	@if [ -z "$$OSTEOCDS_TEST_DATABASE_URL" ] && command -v pg_isready >/dev/null \
+	    && pg_isready -h 127.0.0.1 -p 5432 -q; then \
+	  export OSTEOCDS_TEST_DATABASE_URL=$(LOCAL_TEST_DATABASE_URL); \
+	fi; \
+	echo "pytest (PostgreSQL store tests: $${OSTEOCDS_TEST_DATABASE_URL:-skipped, no server})"; \
 	$(VENV)/bin/pytest
 
 lint: $(STAMP)
