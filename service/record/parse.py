@@ -62,12 +62,19 @@ def parse_date(value: Any, source: DateSource = DateSource.DATE_TIME) -> DateRan
     """
     if not isinstance(value, str):
         return None
-    if len(value) >= 10 and _is_plain_day(value):  # fast path: YYYY-MM-DD[T...]
-        try:
-            day_value = date(int(value[:4]), int(value[5:7]), int(value[8:10]))
+    if _looks_like_plain_day(value):
+        try:  # C-speed for the common case; anything it refuses takes the general path below
+            day_value = date.fromisoformat(value[:10])
         except ValueError:
-            return None
-        return DateRange(day_value, day_value, source)
+            pass
+        else:
+            return DateRange(day_value, day_value, source)
+    return _parse_any_date(value, source)
+
+
+def _parse_any_date(value: str, source: DateSource) -> DateRange | None:
+    """`parse_date` by the regular expression alone: every shape, and the reference its fast
+    path must agree with (tests/record/test_parse_date.py)."""
     match = _FHIR_DATE.match(value.strip())
     if match is None:
         return None
@@ -85,15 +92,13 @@ def parse_date(value: Any, source: DateSource = DateSource.DATE_TIME) -> DateRan
     return DateRange(day_value, day_value, source)
 
 
-def _is_plain_day(value: str) -> bool:
-    """"YYYY-MM-DD", or that followed by "T" and no line break, in ASCII digits: the common
-    case, which `_FHIR_DATE` would read the same way."""
+def _looks_like_plain_day(value: str) -> bool:
+    """"YYYY-MM-DD", alone or followed by "T" and no line break: the shape `_FHIR_DATE` reads as
+    one day. `date.fromisoformat` then accepts it exactly when its year, month and day are ASCII
+    digits of a real date (week dates like "2021-W01-1" fail the shape test: no "-" at 7)."""
     return (
-        value[4] == "-" and value[7] == "-"
+        len(value) >= 10 and value[4] == "-" and value[7] == "-"
         and (len(value) == 10 or (value[10] == "T" and "\n" not in value))
-        and value[:4].isascii() and value[:4].isdigit()
-        and value[5:7].isascii() and value[5:7].isdigit()
-        and value[8:10].isascii() and value[8:10].isdigit()
     )
 
 

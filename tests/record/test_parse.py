@@ -6,6 +6,8 @@ from datetime import date
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from service.record import parse
 from service.record.model import DateRange, DateSource
@@ -65,6 +67,20 @@ def test_day_fast_path_reads_like_the_general_pattern(value: str, expected: date
         except ValueError:
             general = None
     assert general == expected
+
+
+_DATE_LIKE = st.lists(
+    st.sampled_from(["2024", "0000", "1999", "-", "02", "29", "13", "00", "1", "T", "Z",
+                     "10:30", "\n", " ", "W", "\uff12", "+", ":"]),
+    max_size=8,
+).map("".join)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.one_of(_DATE_LIKE, st.dates().map(date.isoformat),
+                 st.datetimes().map(lambda moment: moment.isoformat())))
+def test_day_fast_path_agrees_with_the_general_path(value: str) -> None:
+    assert parse.parse_date(value) == parse._parse_any_date(value, DateSource.DATE_TIME)
 
 
 def test_quantity_values() -> None:
