@@ -86,7 +86,10 @@ def print_ratios(results: list[LoadResult]) -> list[dict[str, object]]:
 def prefetch_path(args: argparse.Namespace, workdir: Path) -> tuple[list[LoadResult], dict]:
     scenarios = bodies.write_bodies(workdir)
     baseline = gunicorn_baseline(args.workers, args.threads)
-    service = osteocds_server(args.workers, args.threads)
+    # a fresh feedback store per run: the issued-card rows a run writes (~100,000) neither land
+    # in the developer's data/ nor slow the next run's inserts
+    service = osteocds_server(args.workers, args.threads,
+                              extra_env={"OSTEOCDS_DATA_DIR": str(workdir / "prefetch-data")})
     results: list[LoadResult] = []
     try:
         baseline.start()

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -49,11 +50,15 @@ def test_a_short_bench_run_measures_both_servers(tmp_path: Path) -> None:
     if shutil.which("wrk") is None:
         pytest.skip("wrk is not installed (make system-deps installs it)")
     report = tmp_path / "bench.json"
+    dev_store = ROOT / "data" / "osteocds.sqlite3"
+    before = _stat(dev_store)
+    env = {key: value for key, value in os.environ.items() if key != "OSTEOCDS_DATA_DIR"}
     subprocess.run(
         [sys.executable, "benchmarks/run.py", "--seconds", "1", "--concurrency", "1",
          "--workers", "1", "--threads", "2", "--skip-jwt", "--skip-fhir", "--json", str(report)],
-        cwd=ROOT, check=True, timeout=110, capture_output=True,
+        cwd=ROOT, check=True, timeout=110, capture_output=True, env=env,
     )
+    assert _stat(dev_store) == before  # the run wrote its issued cards to its own store
     results = json.loads(report.read_text())
     measured = {(r["scenario"], r["server"]) for r in results["prefetch"]}
     for scenario in ("patient-view-50", "order-select-50", "patient-view-500"):
@@ -65,3 +70,8 @@ def test_a_short_bench_run_measures_both_servers(tmp_path: Path) -> None:
     assert {r["scenario"] for r in results["ratios"]} == {
         "patient-view-50", "order-select-50", "patient-view-500"}
     assert results["startup"]["service_worker_rss_mb"]
+
+
+def _stat(path: Path) -> tuple[int, int] | None:
+    """(size, mtime in ns) of a file, None when it does not exist."""
+    return (path.stat().st_size, path.stat().st_mtime_ns) if path.exists() else None
