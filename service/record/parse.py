@@ -74,7 +74,7 @@ def parse_date(value: Any, source: DateSource = DateSource.DATE_TIME) -> DateRan
 
 def _parse_any_date(value: str, source: DateSource) -> DateRange | None:
     """`parse_date` by the regular expression alone: every shape, and the reference its fast
-    path must agree with (tests/record/test_parse_date.py)."""
+    path must agree with (tests/record/test_parse.py)."""
     match = _FHIR_DATE.match(value.strip())
     if match is None:
         return None
