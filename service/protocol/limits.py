@@ -101,6 +101,7 @@ def _resources_in(value: object) -> int:
 def install_limits(app: Flask, settings: Settings) -> None:
     """Register the body checks; call after `install_auth` so they run after authentication."""
     app.extensions[EXTENSION_KEY] = settings
+    _depth_validator(settings.max_json_depth)  # built at start-up, not on the first request
     app.before_request(_inspect_body)
 
 
