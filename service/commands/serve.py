@@ -54,6 +54,9 @@ def run(args: argparse.Namespace) -> int:
         from service.app import create_app
 
         app = create_app(settings)
+        from cards.orders import check_order_templates
+
+        check_order_templates()  # before the fork: the workers inherit the imported models
     except (ConfigurationError, ValidationError) as error:
         print(f"osteocds: configuration error: {error}", file=sys.stderr)
         return EXIT_CONFIGURATION_ERROR
