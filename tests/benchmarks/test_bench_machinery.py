@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -71,6 +72,19 @@ def test_a_short_bench_run_measures_both_servers(tmp_path: Path) -> None:
         "patient-view-50", "order-select-50", "patient-view-500"}
     assert results["startup"]["service_worker_rss_mb"]
 
+
+
+def test_first_call_reports_the_start_and_each_hook_call() -> None:
+    output = subprocess.run(
+        [sys.executable, "benchmarks/first_call.py", "--starts", "1", "--calls", "2"],
+        cwd=ROOT, check=True, timeout=110, capture_output=True, text=True,
+    ).stdout
+    match = re.fullmatch(r"start 1: ready ([\d.]+) s; hook calls ([\d.]+), ([\d.]+) ms\n", output)
+    assert match, output
+    ready, first, second = (float(value) for value in match.groups())
+    assert 0 < ready < 30
+    assert first > 0
+    assert second > 0
 
 def _stat(path: Path) -> tuple[int, int] | None:
     """(size, mtime in ns) of a file, None when it does not exist."""
