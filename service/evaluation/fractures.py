@@ -12,32 +12,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
-from msgspec import Struct
-
-from service.evaluation.dates import describe, reference_day
-from service.evaluation.model import Evidence
+from service.evaluation.dates import reference_day
+from service.evaluation.facts import FractureEvent
 from service.knowledge import Knowledge
 from service.knowledge.knowledge import FractureMatch
 from service.record.model import Condition, DateRange, PatientRecord
-
-
-class FractureEvent(Struct, frozen=True):
-    site: str  # fracture site id of the most specific record
-    label: str
-    group: str
-    vertebral: bool
-    onset: DateRange  # of the initial record; follow-up-only events: "on or before"
-    records: tuple[Condition, ...]
-    fragility: bool  # counts as a fragility fracture (AACE site table + bone mass)
-    follow_up_only: bool = False
-
-    def evidence(self) -> Evidence:
-        first = self.records[0]
-        codes = ", ".join(sorted({c.code for r in self.records for c in r.codings}))
-        note = "only follow-up encounter codes: fracture date unknown" if self.follow_up_only \
-            else None
-        return Evidence(description=f"{self.label} ({codes})", reference=first.reference,
-                        when=self.onset, value=describe(self.onset), note=note)
 
 
 @dataclass

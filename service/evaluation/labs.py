@@ -9,22 +9,14 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import date
 
-from msgspec import Struct
-
 from service.evaluation.dates import months_before, reference_day
+from service.evaluation.facts import Result
 from service.knowledge import Knowledge
 from service.record.model import Observation, PatientRecord, Quantity
 
 _ANNOTATION = re.compile(r"\{([^{}]*)\}")
 
 USABLE_STATUSES = frozenset({"final", "amended", "corrected", "preliminary", "registered"})
-
-
-class Result(Struct, frozen=True):
-    observation: Observation
-    kind: str
-    site: str | None
-    day: date | None
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,6 @@ from datetime import date
 from enum import StrEnum
 
 from msgspec import Struct
-from msgspec import field as msgspec_field
 
 from service.record.model import DateRange
 
@@ -161,7 +160,7 @@ class Assessment(Struct, frozen=True):
     romosozumab_course: RomosozumabCourse
     romosozumab_decision: RomosozumabDecision
     denosumab: DenosumabAssessment
-    safety_gates: dict[str, SafetyGate] = msgspec_field(default_factory=dict)
+    safety_gates: dict[str, SafetyGate] = {}  # msgspec copies an empty default per instance
     orders: tuple[ClassifiedOrder, ...] = ()
     data_gaps: tuple[str, ...] = ()  # human sentences for the card detail
     rebound_romosozumab_allowed: bool = False  # Sarli 2025 option: CV and calcium checks pass

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from datetime import date
 
-from msgspec import Struct
-
 from service.evaluation.dates import (
     add_months,
     age_bounds,
@@ -13,6 +11,7 @@ from service.evaluation.dates import (
     months_before,
     wholly_on_or_after,
 )
+from service.evaluation.facts import BoneDensity
 from service.evaluation.fractures import FractureEvent
 from service.evaluation.labs import (
     Result,
@@ -27,11 +26,6 @@ from service.knowledge import Knowledge
 from service.record.model import Condition, Patient, PatientRecord
 
 INACTIVE = frozenset({"inactive", "remission", "resolved"})
-
-
-class BoneDensity(Struct, frozen=True):
-    latest_study_lowest: Result | None  # lowest valid site of the most recent DXA study
-    lowest_ever: Result | None  # for the diagnosis (persists after a better DXA)
 
 
 def bone_density(record: PatientRecord, knowledge: Knowledge) -> BoneDensity:

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from datetime import date
 
-from msgspec import Struct
-
 from service.evaluation.dates import add_months, reference_day
+from service.evaluation.facts import DrugUse
 from service.knowledge import Knowledge
 from service.knowledge.knowledge import DrugMatch
 from service.record.model import MedicationEvent, MedicationSourceType, PatientRecord
@@ -16,14 +15,6 @@ ONGOING_STATUSES = frozenset({"active", "in-progress", "on-hold"})
 RECORDED_AS = {MedicationSourceType.ADMINISTRATION: "administered",
                MedicationSourceType.STATEMENT: "reported",
                MedicationSourceType.REQUEST: "prescribed"}
-
-
-class DrugUse(Struct, frozen=True):
-    event: MedicationEvent
-    match: DrugMatch
-    dose_day: date | None  # most recent possible dose day
-    start: date | None
-    end: date | None  # coverage end (as_of for ongoing therapy)
 
 
 def drug_uses(record: PatientRecord, knowledge: Knowledge, as_of: date) -> list[DrugUse]:

@@ -12,10 +12,8 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
-from msgspec import Struct
-from msgspec import field as msgspec_field
-
 from service.knowledge import schema
+from service.knowledge.matches import CodeMatch, DrugMatch, FractureMatch, ObservationMatch
 from service.record.model import Coding
 
 RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
@@ -94,19 +92,6 @@ class Drug:
     verification: str
 
 
-class DrugMatch(Struct, frozen=True):
-    drug: Drug
-    counts: bool  # False: a product of the ingredient that never counts (oncology, Yorvipath)
-    basis: str  # "product" | "ingredient" | "name"
-    coding: Coding | None = None
-
-
-class CodeMatch(Struct, frozen=True):
-    value_set: str
-    coding: Coding
-    attributes: Mapping[str, Any] = msgspec_field(default_factory=dict)
-
-
 @dataclass(frozen=True, slots=True)
 class FractureSite:
     id: str
@@ -116,19 +101,6 @@ class FractureSite:
     bone_mass_rule: str
     unspecified_site: bool
     verification: str
-
-
-class FractureMatch(Struct, frozen=True):
-    site: FractureSite
-    coding: Coding
-    follow_up: bool  # ICD-10-CM 7th character of a subsequent encounter or sequela
-    osteoporotic_coded: bool  # coded as osteoporotic: counts regardless of bone mass
-
-
-class ObservationMatch(Struct, frozen=True):
-    kind: str
-    site: str | None = None
-    coding: Coding | None = None
 
 
 def normalize_code(system: str | None, code: str) -> str:
@@ -496,9 +468,9 @@ class Knowledge:
                 kind, site = self._loinc[coding.code]
                 return ObservationMatch(kind, site, coding)
         for coding in codings:
-            kind = self._local_codes.get(coding.code.strip().lower())
-            if kind is not None and coding.system != LOINC:
-                return ObservationMatch(kind, None, coding)
+            local_kind = self._local_codes.get(coding.code.strip().lower())
+            if local_kind is not None and coding.system != LOINC:
+                return ObservationMatch(local_kind, None, coding)
         texts = [t for t in (text, *(c.display for c in codings)) if t]
         for candidate in texts:
             for pattern, kind in self._text_patterns:

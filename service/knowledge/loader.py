@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 from functools import lru_cache
 from importlib import resources
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
 
 from service.errors import ConfigurationError
 from service.knowledge import schema
@@ -17,8 +18,8 @@ DATA_PACKAGE = "service.knowledge.data"
 _Model = TypeVar("_Model", bound=BaseModel)
 
 
-def _field_path(error: dict[str, Any]) -> str:
-    return ".".join(str(part) for part in error.get("loc", ())) or "(root)"
+def _field_path(error: ErrorDetails) -> str:
+    return ".".join(str(part) for part in error["loc"]) or "(root)"
 
 
 def parse_file(name: str, raw: str, model: type[_Model]) -> _Model:

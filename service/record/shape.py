@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeGuard
 
 RESOURCE_TYPE = re.compile(r"^[A-Z][A-Za-z]{1,63}$")
 REFERENCE_ELEMENTS = ("subject", "patient")
@@ -37,7 +37,7 @@ class MalformedData(ValueError):
         self.detail = detail
 
 
-def is_mapping(value: Any) -> bool:
+def is_mapping(value: Any) -> TypeGuard[Mapping[str, Any]]:
     """`isinstance(value, Mapping)` with the JSON case (a dict) checked first: the ABC check
     costs several times more and runs for every element of every resource."""
     return type(value) is dict or (value is not None and isinstance(value, Mapping))
