@@ -36,7 +36,9 @@ def order_catalog() -> dict[str, dict[str, Any]]:
     return catalog
 
 
-def _milligrams(value: float) -> dict[str, Any]:
+def _milligrams(value: int | float) -> dict[str, Any]:
+    # `int | float`, not `float`: the compiled build (mypyc) turns an int passed as a float into
+    # a float, and the order would say 210.0 mg where the catalog says 210.
     return {"value": value, "unit": "mg", "system": UCUM, "code": "mg"}
 
 
