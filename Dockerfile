@@ -3,17 +3,21 @@
 # The install steps live in docker/install.sh (also run by tests/deploy/test_install_script.py).
 # Every setting comes from OSTEOCDS_* environment variables (docs/operations.md).
 
-# ---- builder: project and dependency wheels (binary wheels only, no compiler) ----
+# ---- builder: dependency wheels (binary only) and the project wheel compiled by mypyc ----
 FROM python:3.11.11-slim-bookworm AS builder
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PYTHONDONTWRITEBYTECODE=1
+# A C compiler for the compiled build (setup.py); this stage only, never the runtime image.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends gcc libc6-dev \
+    && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
-COPY pyproject.toml README.md ./
+COPY pyproject.toml setup.py README.md ./
 COPY service ./service
 COPY cards ./cards
 COPY fhir_fixtures ./fhir_fixtures
 COPY docker/install.sh /usr/local/bin/osteocds-install
-RUN WHEEL_DIR=/wheels osteocds-install wheels /src
+RUN WHEEL_DIR=/wheels COMPILE=1 osteocds-install wheels /src
 
 # ---- runtime: a virtual environment installed offline from the wheels, run as a non-root user ----
 FROM python:3.11.11-slim-bookworm AS runtime

@@ -21,6 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks import bodies, jwt_load
 from benchmarks.harness import LoadResult, Server, free_port, resident_mb, run_wrk
+from service.compiled import build_description
 
 SERVICE_PATH = {
     "patient-view": "/cds-services/osteoporosis-patient-view",
@@ -131,7 +132,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args(argv)
 
-    report: dict[str, object] = {"settings": {k: str(v) for k, v in vars(args).items()}}
+    build = build_description()
+    print(f"service build: {build} (make compile / make interpreted)")
+    report: dict[str, object] = {"settings": {k: str(v) for k, v in vars(args).items()},
+                                 "build": build}
     with tempfile.TemporaryDirectory(prefix="osteocds-bench-") as tmp:
         workdir = Path(tmp)
         if not args.skip_prefetch:

@@ -3,15 +3,16 @@
 # tests/deploy/test_install_script.py, so the image and the test cannot drift apart.
 #
 #   install.sh wheels SRC_DIR   build the project wheel and every dependency wheel into WHEEL_DIR
-#                               (builder stage: needs the package index, no compiler: all
-#                               dependencies ship binary wheels)
+#                               (builder stage: needs the package index; the dependencies ship
+#                               binary wheels; with COMPILE=1 the project wheel is the compiled
+#                               build of setup.py, which needs a C compiler and the Python headers)
 #   install.sh install          create the virtual environment INSTALL_PREFIX from WHEEL_DIR only
 #                               (final stage: no network, no build tools), the data directory and,
 #                               unless SKIP_USER=1, the non-root user that owns it
 #
 # Variables (defaults are the image's):
 #   WHEEL_DIR=/wheels  INSTALL_PREFIX=/opt/osteocds  DATA_DIR=/data  PYTHON=python3
-#   APP_USER=osteocds  APP_UID=10001  SKIP_USER=0  KEEP_PIP=0
+#   APP_USER=osteocds  APP_UID=10001  SKIP_USER=0  KEEP_PIP=0  COMPILE=1
 set -eu
 
 WHEEL_DIR="${WHEEL_DIR:-/wheels}"
@@ -22,6 +23,7 @@ APP_USER="${APP_USER:-osteocds}"
 APP_UID="${APP_UID:-10001}"
 SKIP_USER="${SKIP_USER:-0}"
 KEEP_PIP="${KEEP_PIP:-0}"
+COMPILE="${COMPILE:-1}"
 
 log() { printf 'install.sh: %s\n' "$*" >&2; }
 
@@ -32,6 +34,30 @@ build_wheels() {
   # --only-binary :all: keeps compilers out of the build: a dependency without a wheel fails here.
   "$PYTHON" -m pip wheel --no-cache-dir --wheel-dir "$WHEEL_DIR" \
     --only-binary :all: "$src"
+  if [ "$COMPILE" = "1" ]; then
+    compiled_wheel "$src"
+  fi
+}
+
+# The project wheel again, compiled by mypyc (setup.py, OSTEOCDS_COMPILE=1), in place of the pure
+# one. The compiler runs in a throw-away environment holding the dependency wheels just built (so
+# it type-checks against the same libraries as a development checkout) and the `compile` extra.
+compiled_wheel() {
+  src="$1"
+  tools="$(mktemp -d)"
+  "$PYTHON" -m venv "$tools/venv"
+  tool_requirements="$("$PYTHON" -c 'import sys, tomllib
+with open(sys.argv[1], "rb") as f:
+    print(" ".join(tomllib.load(f)["project"]["optional-dependencies"]["compile"]))' \
+    "$src/pyproject.toml")"
+  log "compiling the project wheel ($tool_requirements)"
+  # shellcheck disable=SC2046,SC2086  # one argument per wheel file and per requirement
+  "$tools/venv/bin/python" -m pip install --no-cache-dir --quiet \
+    $(find "$WHEEL_DIR" -name '*.whl' ! -name 'osteocds-*') $tool_requirements wheel
+  rm -f "$WHEEL_DIR"/osteocds-*.whl
+  OSTEOCDS_COMPILE=1 "$tools/venv/bin/python" -m pip wheel --no-cache-dir --no-deps \
+    --no-build-isolation --wheel-dir "$WHEEL_DIR" "$src"
+  rm -rf "$tools"
 }
 
 create_user() {

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import argparse
 import gc
+import logging
 import sys
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
 from pydantic import ValidationError
 
+from service.compiled import build_description
 from service.config import Profile, Settings
 from service.errors import ConfigurationError
 
@@ -61,6 +63,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"osteocds: configuration error: {error}", file=sys.stderr)
         return EXIT_CONFIGURATION_ERROR
     _configure_logging(settings)
+    logging.getLogger("osteocds.serve").info("build: %s", build_description())
     options = gunicorn_options(settings, host=args.host, port=args.port,
                                workers=args.workers, threads=args.threads)
     freeze_startup_objects()

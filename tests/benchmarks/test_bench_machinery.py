@@ -71,6 +71,9 @@ def test_a_short_bench_run_measures_both_servers(tmp_path: Path) -> None:
     assert {r["scenario"] for r in results["ratios"]} == {
         "patient-view-50", "order-select-50", "patient-view-500"}
     assert results["startup"]["service_worker_rss_mb"]
+    from service.compiled import build_description
+
+    assert results["build"] == build_description()  # which build the figures are of
 
 
 

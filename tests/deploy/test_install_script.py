@@ -6,6 +6,7 @@ The installed command then runs from outside the checkout."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import stat
@@ -65,6 +66,42 @@ def test_installed_command_runs_from_outside_the_checkout(installed):
     )
     assert helped.returncode == 0, helped.stderr
     assert "serve" in helped.stdout
+
+
+def test_the_image_runs_the_compiled_build(installed):
+    """install.sh compiles the project wheel (COMPILE=1, the image's default): the installed
+    package loads its record, evaluation and card modules as extension modules and answers a
+    hook with them."""
+    prefix = installed["INSTALL_PREFIX"]
+    clean_env = {"PATH": f"{prefix / 'bin'}:/usr/bin:/bin", "HOME": str(installed["work"])}
+    probe = (
+        "import json, sys\n"
+        "from service.compiled import build_description\n"
+        "import service.record.parse, cards.romosozumab\n"
+        "from service.app import create_app\n"
+        "from service.config import Settings\n"
+        "import fhir_fixtures\n"
+        "from datetime import date\n"
+        "from service.hook_requests import build_hook_request\n"
+        "app = create_app(Settings(profile='dev', data_dir=sys.argv[1], database_url=None))\n"
+        "bundle = fhir_fixtures.render_persona('x02', date.today())\n"
+        "body = build_hook_request('patient-view', bundle)\n"
+        "answer = app.test_client().post('/cds-services/osteoporosis-patient-view', json=body)\n"
+        "print(json.dumps({'build': build_description(),\n"
+        "  'files': [service.record.parse.__file__, cards.romosozumab.__file__],\n"
+        "  'status': answer.status_code,\n"
+        "  'topics': [c['source']['topic']['code'] for c in answer.get_json()['cards']]}))\n"
+    )
+    done = subprocess.run(
+        [str(prefix / "bin" / "python"), "-c", probe, str(installed["DATA_DIR"])],
+        cwd=installed["work"], env=clean_env, capture_output=True, text=True, timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert report["build"].startswith("compiled (mypyc, ")
+    assert all(path.endswith(".so") and path.startswith(str(prefix)) for path in report["files"])
+    assert report["status"] == 200
+    assert "romosozumab-proposal" in report["topics"]
 
 
 def test_runtime_has_no_pip_and_a_private_data_directory(installed):
