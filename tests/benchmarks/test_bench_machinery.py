@@ -92,3 +92,33 @@ def test_first_call_reports_the_start_and_each_hook_call() -> None:
 def _stat(path: Path) -> tuple[int, int] | None:
     """(size, mtime in ns) of a file, None when it does not exist."""
     return (path.stat().st_size, path.stat().st_mtime_ns) if path.exists() else None
+
+
+def test_compare_builds_runs_each_build_it_names(tmp_path: Path) -> None:
+    from benchmarks import compare_builds
+    from service.compiled import build_description
+
+    copy = compare_builds.interpreted_copy(tmp_path / "copy")
+    assert not list(copy.rglob("*.so"))
+    assert compare_builds.build_seen_by(copy) == "interpreted"
+    assert compare_builds.build_seen_by(None) == build_description()
+    if build_description() == "interpreted":  # `make interpreted`: the script refuses to compare
+        done = subprocess.run([sys.executable, "benchmarks/compare_builds.py"], cwd=ROOT,
+                              capture_output=True, text=True, timeout=60)
+        assert done.returncode == 2
+        assert "make compile" in done.stderr
+        return
+    if shutil.which("wrk") is None:
+        pytest.skip("wrk is not installed (make system-deps installs it)")
+    report = tmp_path / "builds.json"
+    subprocess.run(
+        [sys.executable, "benchmarks/compare_builds.py", "--rounds", "1", "--seconds", "1",
+         "--concurrency", "2", "--workers", "1", "--threads", "2", "--json", str(report)],
+        cwd=ROOT, check=True, timeout=110, capture_output=True,
+    )
+    results = json.loads(report.read_text())
+    assert set(results["summary"]) == {"compiled", "interpreted", "baseline"}
+    for runs in results["runs"].values():
+        assert runs[0]["requests"] > 0
+        assert runs[0]["errors"] == 0
+        assert runs[0]["cpu_ms_per_request"] > 0
