@@ -80,6 +80,13 @@ def split_statements(script: str) -> list[str]:
     return statements
 
 
+def issued_card_rows(service_id: str, cards: Sequence[Mapping[str, Any]]
+                     ) -> list[tuple[str, str, str]]:
+    """(card uuid, topic, service id) of each card that has a uuid."""
+    return [(card["uuid"], card_topic(card), service_id) for card in cards
+            if isinstance(card.get("uuid"), str)]
+
+
 class SqlStore(Store):
     """Store over a DB-API connection per thread. Statements use `%s`; SQLite rewrites it."""
 
@@ -311,11 +318,7 @@ class SqlStore(Store):
         *,
         issued_at: datetime | None = None,
     ) -> int:
-        rows = [
-            (card["uuid"], card_topic(card), service_id)
-            for card in cards
-            if isinstance(card.get("uuid"), str)
-        ]
+        rows = issued_card_rows(service_id, cards)
         if not rows:
             return 0
         issued = self._ts_in(as_utc(issued_at or utc_now()))

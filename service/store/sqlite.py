@@ -1,5 +1,5 @@
 """SQLite backend (the default): one file in `OSTEOCDS_DATA_DIR`, WAL, synchronous=FULL
-(NORMAL for issued-card rows: `record_issued_cards`).
+(NORMAL for issued-card and JWT replay rows, on a second connection per thread).
 
 Every write runs in `BEGIN IMMEDIATE`, so concurrent writers (threads or gunicorn workers) queue
 on the busy timeout instead of failing, and a transaction that returned is on disk: feedback
@@ -16,7 +16,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from service.store.sql import SqlStore
+from service.store.model import as_utc, utc_now
+from service.store.sql import SqlStore, issued_card_rows
 
 BUSY_TIMEOUT_MS = 10_000
 _TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"  # fixed width: text order is time order
@@ -70,27 +71,46 @@ class SqliteStore(SqlStore):
     ) -> int:
         """Issued-card rows (one write per hook call) commit without an fsync: in WAL mode with
         synchronous=NORMAL a committed row survives a crash or `kill -9` of the process (only an
-        OS crash or power loss can drop the last rows). Feedback keeps synchronous=FULL."""
-        with self._without_fsync():
-            return super().record_issued_cards(service_id, cards, issued_at=issued_at)
+        OS crash or power loss can drop the last rows). Feedback keeps synchronous=FULL.
+
+        One multi-row INSERT in autocommit on this thread's relaxed connection: a single
+        statement is its own transaction, so the rows of one call still land together (about
+        40-50 us less per call than BEGIN IMMEDIATE / INSERT / COMMIT with a PRAGMA pair)."""
+        rows = issued_card_rows(service_id, cards)
+        if not rows:
+            return 0
+        issued = self._ts_in(as_utc(issued_at or utc_now()))
+        placeholders = ", ".join(["(?, ?, ?, ?)"] * len(rows))
+        cursor = self._relaxed_connection().execute(
+            "INSERT INTO issued_cards (card_uuid, topic, service_id, issued_at)"  # noqa: S608
+            f" VALUES {placeholders} ON CONFLICT (card_uuid) DO NOTHING",
+            [value for row in rows for value in (*row, issued)],
+        )
+        return max(cursor.rowcount, 0)
 
     def remember_jti(self, iss: str, jti: str, expires_at: datetime) -> bool:
         """Replay-cache rows (one per authenticated call) commit without an fsync, like issued
         cards: a row survives `kill -9` of any worker; only an OS crash or power loss can drop the
         last ones, re-opening those tokens (at most 1 hour of lifetime) to one replay. The fsync
         per call queued every worker on the write lock: p99 0.3-0.6 s at 8 connections."""
-        with self._without_fsync():
-            return super().remember_jti(iss, jti, expires_at)
+        now, expires = self._ts_in(utc_now()), self._ts_in(as_utc(expires_at))
+        with self._transaction(self._relaxed_connection(), write=True) as cursor:
+            cursor.execute("DELETE FROM jwt_replay WHERE expires_at < ?", (now,))
+            cursor.execute("INSERT INTO jwt_replay (iss, jti, expires_at) VALUES (?, ?, ?)"
+                           " ON CONFLICT (iss, jti) DO NOTHING", (iss, jti, expires))
+            return bool(cursor.rowcount == 1)
 
-    @contextmanager
-    def _without_fsync(self) -> Iterator[None]:
-        """WAL with synchronous=NORMAL for one write on this thread's connection."""
-        connection = self._connection()
-        connection.execute("PRAGMA synchronous = NORMAL")
-        try:
-            yield
-        finally:
-            connection.execute("PRAGMA synchronous = FULL")
+    def _relaxed_connection(self) -> sqlite3.Connection:
+        """This thread's second connection, kept at synchronous=NORMAL for the rows above; the
+        main connection (feedback, migrations, reads) stays at FULL."""
+        connection = getattr(self._local, "relaxed", None)
+        if connection is None:
+            connection = self._connect()
+            connection.execute("PRAGMA synchronous = NORMAL")
+            self._local.relaxed = connection
+            with self._connections_lock:
+                self._connections.append(connection)
+        return connection
 
     @contextmanager
     def _transaction(self, connection: Any, *, write: bool) -> Iterator[sqlite3.Cursor]:

@@ -41,6 +41,24 @@ def test_replay_rows_leave_the_connection_fully_synchronous(tmp_path: Path) -> N
         store.close()
 
 
+def test_relaxed_rows_use_their_own_normal_connection(tmp_path: Path) -> None:
+    """Issued cards and replay rows go through a second connection at NORMAL (1); several cards
+    of one call land in one statement, duplicates are not counted twice."""
+    store = SqliteStore(tmp_path / "s.sqlite3")
+    try:
+        store.migrate()
+        cards = [{**CARD, "uuid": str(uuid.uuid4())} for _ in range(3)]
+        assert store.record_issued_cards("svc", cards) == 3
+        assert store._relaxed_connection().execute("PRAGMA synchronous").fetchone()[0] == 1
+        assert store.pragma("synchronous") == 2
+        again = [cards[0], {**CARD, "uuid": str(uuid.uuid4())}, {"summary": "no uuid"}]
+        assert store.record_issued_cards("svc", again) == 1
+        stored = {c.card_uuid for c in store.iter_issued_cards()}
+        assert stored == {c["uuid"] for c in cards} | {again[1]["uuid"]}
+    finally:
+        store.close()
+
+
 WRITER = """
 import sys, time, uuid
 from datetime import UTC, datetime, timedelta
