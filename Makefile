@@ -15,7 +15,8 @@ $(STAMP): pyproject.toml
 
 # The compiled build (setup.py: mypyc compiles the record, evaluation, knowledge-matching and card
 # modules in place, ~1.5-2 min). Rebuilt whenever a Python source of service/ or cards/ changes;
-# `make interpreted` removes it (edits then take effect at once). COMPILE=0 skips it.
+# `make interpreted` removes it (edits then take effect at once). COMPILE=0 runs the sources as
+# they are (it removes a compiled build first).
 COMPILE ?= 1
 COMPILED_MANIFEST := service/_compiled.json
 COMPILED_DEPS := setup.py $(wildcard service/*.py service/*/*.py cards/*.py)
@@ -26,6 +27,7 @@ BUILD := interpreted
 endif
 
 $(COMPILED_MANIFEST): $(STAMP) $(COMPILED_DEPS)
+	find service cards -name '*.so' -delete  # no module of an earlier build may linger
 	OSTEOCDS_COMPILE=1 $(PY) setup.py --quiet build_ext --inplace >$(VENV)/compile.log 2>&1 \
 	  || { tail -40 $(VENV)/compile.log; exit 1; }
 	@echo "compiled: $$(grep -c '\.py"' $(COMPILED_MANIFEST)) modules (log: $(VENV)/compile.log)"

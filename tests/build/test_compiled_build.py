@@ -120,3 +120,31 @@ def test_importing_service_refuses_a_stale_compiled_module(tmp_path):
                            env={"PYTHONPATH": str(tmp_path), "PATH": "/usr/bin:/bin"},
                            capture_output=True, text=True, timeout=60)
     assert again.stdout.strip() == "ok", again.stderr
+
+
+def test_a_compiled_module_the_manifest_does_not_list_is_refused(tmp_path):
+    """Left from an earlier build whose list was longer: it would run whatever it was built from."""
+    package = tmp_path / "service" / "record"
+    package.mkdir(parents=True)
+    listed, leftover = package / "parse.py", package / "model.py"
+    for source in (listed, leftover):
+        source.write_text("VALUE = 1\n", encoding="utf-8")
+        source.with_suffix(EXTENSION_SUFFIXES[0]).write_bytes(b"compiled earlier")
+    manifest = tmp_path / "_compiled.json"
+    digest = hashlib.sha256(listed.read_bytes()).hexdigest()
+    manifest.write_text(json.dumps({"sources": {"service/record/parse.py": digest}}))
+    with pytest.raises(compiled.StaleCompiledModules) as refused:
+        compiled.check_compiled_modules(manifest, tmp_path)
+    assert "service/record/model.py" in str(refused.value)
+    assert "service/record/parse.py" not in str(refused.value)
+    leftover.with_suffix(EXTENSION_SUFFIXES[0]).unlink()
+    compiled.check_compiled_modules(manifest, tmp_path)
+
+
+def test_compiled_modules_without_a_manifest_are_refused(tmp_path):
+    package = tmp_path / "cards"
+    package.mkdir()
+    (package / "card.py").write_text("VALUE = 1\n", encoding="utf-8")
+    (package / f"card{EXTENSION_SUFFIXES[0]}").write_bytes(b"compiled by hand")
+    with pytest.raises(compiled.StaleCompiledModules, match=r"cards/card\.py"):
+        compiled.check_compiled_modules(tmp_path / "_compiled.json", tmp_path)
