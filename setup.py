@@ -1,12 +1,12 @@
 """Build hook: with OSTEOCDS_COMPILE=1, the record, evaluation, knowledge-matching and card modules
-are compiled to C extensions by mypyc (same sources, same behaviour, ~1.5-2x faster there; see
-docs/performance.md "Compiled build"). Without it the package is pure Python.
+are compiled to C extensions by mypyc (same sources, same behaviour, 1.4-1.7x faster there; see
+docs/performance.md "Round 5: the compiled build"). Without it the package is pure Python.
 
-    OSTEOCDS_COMPILE=1 python setup.py build_ext --inplace -j 2   # what `make compile` runs
-    OSTEOCDS_COMPILE=1 pip wheel --no-build-isolation .           # a compiled wheel (the image)
+    OSTEOCDS_COMPILE=1 python setup.py --quiet build_ext --inplace  # what `make compile` runs
+    OSTEOCDS_COMPILE=1 pip wheel --no-build-isolation .             # docker/install.sh (image)
 
 Every build writes `service/_compiled.json`: the compiled modules and a SHA-256 of each source,
-so an import of `service` refuses compiled modules whose source has changed since
+so an import of `service` refuses compiled modules that no longer match their source
 (`service.compiled.check_compiled_modules`). Project metadata lives in pyproject.toml.
 """
 

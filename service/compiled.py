@@ -21,7 +21,7 @@ PACKAGES = ("service", "cards")
 
 
 class StaleCompiledModules(ImportError):
-    """Compiled modules whose sources changed after they were compiled."""
+    """Compiled modules that do not match their sources (changed since, or never listed)."""
 
 
 def read_manifest(path: Path = MANIFEST) -> dict[str, Any] | None:

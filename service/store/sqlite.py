@@ -1,7 +1,8 @@
 """SQLite backend (the default): one file in `OSTEOCDS_DATA_DIR`, WAL, synchronous=FULL
 (NORMAL for issued-card and JWT replay rows, on a second connection per thread).
 
-Every write runs in `BEGIN IMMEDIATE`, so concurrent writers (threads or gunicorn workers) queue
+Every write transaction runs in `BEGIN IMMEDIATE` (the issued cards of one call are a single
+INSERT statement, its own transaction), so concurrent writers (threads or gunicorn workers) queue
 on the busy timeout instead of failing, and a transaction that returned is on disk: feedback
 acknowledged with 200 survives `kill -9`.
 """
