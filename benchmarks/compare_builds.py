@@ -18,14 +18,14 @@ import statistics
 import subprocess
 import sys
 import tempfile
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks import bodies
-from benchmarks.harness import LoadResult, Server, free_port, run_wrk
-from benchmarks.run import SERVICE_PATH, gunicorn_baseline
+from benchmarks.harness import LoadResult, Server, run_wrk
+from benchmarks.run import SERVICE_PATH, gunicorn_baseline, osteocds_server
 from service.compiled import build_description
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -42,15 +42,13 @@ def interpreted_copy(target: Path) -> Path:
 
 def service_server(name: str, workers: int, threads: int, data_dir: Path,
                    python_path: Path | None = None) -> Server:
-    """`osteocds serve --dev`; PYTHONSAFEPATH keeps the working directory off sys.path, so the
-    packages come from `python_path` when given (the interpreted copy), else from the checkout."""
-    port = free_port()
-    argv = [sys.executable, "-m", "service.cli", "serve", "--dev", "--host", "127.0.0.1",
-            "--port", str(port), "--workers", str(workers), "--threads", str(threads)]
+    """`osteocds serve --dev` (`run.osteocds_server`) named `name`; PYTHONSAFEPATH keeps the
+    working directory off sys.path, so the packages come from `python_path` when given (the
+    interpreted copy), else from the checkout."""
     env = {"PYTHONSAFEPATH": "1", "OSTEOCDS_DATA_DIR": str(data_dir)}
     if python_path is not None:
         env["PYTHONPATH"] = str(python_path)
-    return Server(name, argv, env, port)
+    return replace(osteocds_server(workers, threads, extra_env=env), name=name)
 
 
 def build_seen_by(python_path: Path | None) -> str:
