@@ -1,9 +1,10 @@
-"""The compiled build against the interpreted one, in the same run: `osteocds serve` from this
-checkout (compiled by `make compile`) and from a pure-Python copy of it (the same sources, no
-compiled modules), and the bare Flask baseline, driven alternately by wrk.
+"""Two builds of the service and the bare Flask baseline in the same run, driven alternately by
+wrk: by default `osteocds serve` from this checkout (compiled by `make compile`) against a
+pure-Python copy of it (the same sources, no compiled modules); with `--against REV`, this
+checkout against the sources of git revision REV, compiled the same way (an A/B of a change).
 
     .venv/bin/python benchmarks/compare_builds.py [--scenario patient-view-50] [--concurrency 8]
-        [--rounds 4] [--seconds 5] [--json results.json]
+        [--rounds 4] [--seconds 5] [--against REV] [--json results.json]
 
 Prints, per build, the medians over the rounds of req/s, p99 and server CPU ms per request, and
 throughput and CPU as ratios to the baseline of the same round.
@@ -12,11 +13,14 @@ throughput and CPU as ratios to the baseline of the same round.
 from __future__ import annotations
 
 import argparse
+import io
 import json
+import os
 import shutil
 import statistics
 import subprocess
 import sys
+import tarfile
 import tempfile
 from dataclasses import asdict, replace
 from pathlib import Path
@@ -37,6 +41,21 @@ def interpreted_copy(target: Path) -> Path:
     ignore = shutil.ignore_patterns("*.so", "_compiled.json", "__pycache__", "node_modules")
     for package in PACKAGES:
         shutil.copytree(ROOT / package, target / package, ignore=ignore)
+    return target
+
+
+def revision_copy(revision: str, target: Path) -> Path:
+    """The packages (and build files) of git revision `revision`, compiled with mypyc as
+    `make compile` would (about 1.5 min)."""
+    files = [*PACKAGES, "setup.py", "pyproject.toml", "README.md"]
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", "--format=tar", revision, *files],
+                             capture_output=True, check=True, timeout=120).stdout
+    target.mkdir(parents=True)
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(target, filter="data")
+    subprocess.run([sys.executable, "setup.py", "--quiet", "build_ext", "--inplace"], cwd=target,
+                   env={**os.environ, "OSTEOCDS_COMPILE": "1"}, check=True, timeout=900,
+                   capture_output=True)
     return target
 
 
@@ -88,6 +107,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--against", metavar="REV",
+                        help="compare with git revision REV (compiled) instead of the interpreted "
+                             "copy of this checkout")
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args(argv)
     build = build_description()
@@ -97,12 +119,17 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="osteocds-builds-") as tmp:
         workdir = Path(tmp)
         scenario = next(s for s in bodies.write_bodies(workdir) if s.name == args.scenario)
-        copy = interpreted_copy(workdir / "interpreted")
-        if build_seen_by(copy) != "interpreted" or build_seen_by(None) != build:
+        if args.against:
+            this_name, other_name, other_build = "this", args.against, build
+            copy = revision_copy(args.against, workdir / "revision")
+        else:
+            this_name, other_name, other_build = "compiled", "interpreted", "interpreted"
+            copy = interpreted_copy(workdir / "interpreted")
+        if build_seen_by(copy) != other_build or build_seen_by(None) != build:
             raise SystemExit("the two servers would not run the builds they are named after")
         servers = [
-            service_server("compiled", args.workers, args.threads, workdir / "data-c"),
-            service_server("interpreted", args.workers, args.threads, workdir / "data-i", copy),
+            service_server(this_name, args.workers, args.threads, workdir / "data-this"),
+            service_server(other_name, args.workers, args.threads, workdir / "data-other", copy),
             gunicorn_baseline(args.workers, args.threads),
         ]
         results: dict[str, list[LoadResult]] = {server.name: [] for server in servers}
@@ -120,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
                 server.stop()
     summary = summarize(results)
     print(f"{scenario.name}, c = {args.concurrency}, {args.rounds} rounds of {args.seconds:g} s; "
-          f"this checkout: {build}")
+          f"this checkout: {build}; {other_name}: {other_build}")
     print(f"{'build':<13}{'req/s':>8}{'p99 ms':>9}{'cpu ms/req':>12}{'throughput x':>14}"
           f"{'cpu x':>8}{'errors':>8}")
     for name, figures in summary.items():
