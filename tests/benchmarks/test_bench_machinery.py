@@ -122,3 +122,19 @@ def test_compare_builds_runs_each_build_it_names(tmp_path: Path) -> None:
         assert runs[0]["requests"] > 0
         assert runs[0]["errors"] == 0
         assert runs[0]["cpu_ms_per_request"] > 0
+
+
+def test_compare_builds_copies_a_revision_from_git(tmp_path: Path) -> None:
+    """`--against REV` runs the sources of REV: here HEAD's, left uncompiled (the compile step
+    is `make compile`'s command, tested with the build)."""
+    from benchmarks import compare_builds
+
+    copy = compare_builds.revision_copy("HEAD", tmp_path / "rev", compile_modules=False)
+    head = subprocess.run(["git", "-C", str(ROOT), "show", "HEAD:service/hooks.py"],
+                          capture_output=True, text=True, check=True).stdout
+    assert (copy / "service" / "hooks.py").read_text() == head
+    assert (copy / "setup.py").exists()
+    assert not list(copy.rglob("*.so"))
+    assert compare_builds.build_seen_by(copy) == "interpreted"
+    with pytest.raises(subprocess.CalledProcessError):
+        compare_builds.revision_copy("no-such-revision", tmp_path / "none", compile_modules=False)
