@@ -71,6 +71,9 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+GC_THRESHOLD = 10_000  # generation 0; CPython's default is 700
+
+
 def tune_garbage_collector() -> None:
     """Before the workers fork: freeze the start-up objects, and raise the collector's first
     threshold above what one hook call holds alive.
@@ -89,9 +92,6 @@ def tune_garbage_collector() -> None:
     gc.collect()
     gc.freeze()
     gc.set_threshold(GC_THRESHOLD, *gc.get_threshold()[1:])
-
-
-GC_THRESHOLD = 10_000  # generation 0; CPython's default is 700
 
 
 def load_settings(*, dev: bool) -> Settings:

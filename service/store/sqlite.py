@@ -33,6 +33,7 @@ from service.store.sql import SqlStore, issued_card_rows
 BUSY_TIMEOUT_MS = 10_000
 WAL_CHECKPOINT_SECONDS = 1.0  # the background checkpoint's period
 WAL_AUTOCHECKPOINT_PAGES = 10_000  # 40 MB of WAL (SQLite's default: 1,000): a backstop only
+IN_MEMORY = ":memory:"  # `sqlite:///:memory:`: one private database per connection (tests)
 _TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"  # fixed width: text order is time order
 
 logger = logging.getLogger(__name__)
@@ -110,12 +111,20 @@ class WalCheckpointer:
         except sqlite3.Error as error:
             logger.warning("WAL checkpoints stopped: cannot open the store (%s)", error)
             return
+        last_error = ""
         try:
             while not stop.wait(self.period):
                 try:
                     self.checkpoint(connection)
-                except sqlite3.Error as error:  # e.g. the file went away; try again next period
-                    logger.warning("WAL checkpoint failed (%s)", error)
+                except sqlite3.Error as error:  # e.g. the disk is full: try again next period
+                    if str(error) != last_error:  # once per kind of failure, not every second
+                        logger.warning("WAL checkpoint failed (%s); retrying every %g s",
+                                       error, self.period)
+                    last_error = str(error)
+                    continue
+                if last_error:
+                    logger.warning("WAL checkpoints work again")
+                    last_error = ""
         finally:
             connection.close()
 
@@ -141,7 +150,8 @@ class SqliteStore(SqlStore):
         _use_wal(connection)
         connection.execute("PRAGMA synchronous = FULL")
         connection.execute(f"PRAGMA wal_autocheckpoint = {WAL_AUTOCHECKPOINT_PAGES}")
-        self.checkpointer.ensure_running()
+        if str(self.path) != IN_MEMORY:  # an in-memory database has no WAL to copy
+            self.checkpointer.ensure_running()
         return connection
 
     def close(self) -> None:

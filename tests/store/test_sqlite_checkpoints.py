@@ -28,10 +28,11 @@ def _rows_in_database_file(store: SqliteStore, scratch: Path) -> int:
     shutil.copyfile(store.path, copy)
     connection = sqlite3.connect(copy)
     try:
+        tables = connection.execute(
+            "SELECT COUNT(*) FROM sqlite_master WHERE name = 'issued_cards'").fetchone()[0]
+        if not tables:
+            return -1
         return int(connection.execute("SELECT COUNT(*) FROM issued_cards").fetchone()[0])
-    except sqlite3.OperationalError as error:
-        assert "no such table" in str(error)
-        return -1
     finally:
         connection.close()
 
@@ -158,3 +159,37 @@ def test_the_thread_never_creates_a_missing_database_file(tmp_path: Path) -> Non
 def _checkpoint_threads_for(store: SqliteStore) -> list[threading.Thread]:
     thread = store.checkpointer._thread
     return [thread] if thread is not None and thread.is_alive() else []
+
+
+def test_an_in_memory_store_runs_no_checkpoint_thread() -> None:
+    store = SqliteStore(Path(":memory:"))
+    try:
+        store.migrate()
+        assert not store.checkpointer.is_running()
+    finally:
+        store.close()
+
+
+def test_a_failing_checkpoint_is_logged_once_per_kind_and_retried(tmp_path: Path, caplog,
+                                                                   monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    store = SqliteStore(tmp_path / "s.sqlite3", checkpoint_seconds=0.02)
+    failures = iter([sqlite3.OperationalError("disk I/O error")] * 3)
+    real_checkpoint = store.checkpointer.checkpoint
+
+    def flaky(connection: sqlite3.Connection) -> tuple[int, int, int]:
+        failure = next(failures, None)
+        if failure is not None:
+            raise failure
+        return real_checkpoint(connection)
+
+    monkeypatch.setattr(store.checkpointer, "checkpoint", flaky)
+    caplog.set_level("WARNING", logger="service.store.sqlite")
+    try:
+        store.migrate()
+        assert _wait_for(lambda: store.checkpointer.checkpoints >= 1)
+        messages = [record.getMessage() for record in caplog.records
+                    if record.name == "service.store.sqlite"]
+        assert messages == ["WAL checkpoint failed (disk I/O error); retrying every 0.02 s",
+                            "WAL checkpoints work again"]
+    finally:
+        store.close()
