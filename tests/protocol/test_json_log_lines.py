@@ -72,23 +72,29 @@ def test_non_ascii_text_is_written_as_utf8_json() -> None:
     assert entry["message"] == "Ménière: ß"
 
 
-def test_configure_logging_skips_the_caller_and_thread_lookups(capsys) -> None:  # type: ignore[no-untyped-def]
-    saved = (logging.logThreads, logging.logProcesses, logging.logMultiprocessing,
-             logging._srcfile)  # type: ignore[attr-defined]
+def test_configure_logging_skips_the_caller_lookup_and_keeps_process_ids(capsys) -> None:  # type: ignore[no-untyped-def]
+    """Records keep what other formatters print: gunicorn's error log formats `%(process)d`
+    (a None there was a "--- Logging error ---" for every gunicorn line)."""
+    saved = (logging.logMultiprocessing, logging._srcfile)  # type: ignore[attr-defined]
     root = logging.getLogger()
     level = root.level
     try:
         configure_logging("INFO")
-        assert (logging.logThreads, logging.logProcesses, logging.logMultiprocessing) == (
-            False, False, False)
+        assert logging.logMultiprocessing is False
         assert logging._srcfile is None  # type: ignore[attr-defined]
         logging.getLogger("osteocds.test").info("hello %s", "world", extra={"status": 201})
         lines = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
         assert {"message": "hello world", "status": 201}.items() <= lines[-1].items()
+        record = logging.getLogger("gunicorn.error").makeRecord(
+            "gunicorn.error", logging.INFO, "(unknown file)", 0, "Starting gunicorn %s",
+            ("23.0.0",), None)
+        gunicorn_style = logging.Formatter(
+            "%(asctime)s [%(process)d] [%(thread)d] [%(levelname)s] %(message)s "
+            "%(lineno)d %(processName)s")
+        assert "Starting gunicorn 23.0.0" in gunicorn_style.format(record)
     finally:
         for handler in list(root.handlers):
             if handler.get_name() == HANDLER_NAME:
                 root.removeHandler(handler)
         root.setLevel(level)
-        (logging.logThreads, logging.logProcesses, logging.logMultiprocessing,
-         logging._srcfile) = saved  # type: ignore[attr-defined]
+        logging.logMultiprocessing, logging._srcfile = saved  # type: ignore[attr-defined]
