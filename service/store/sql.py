@@ -11,7 +11,7 @@ import json
 import re
 import threading
 from abc import abstractmethod
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
@@ -124,10 +124,21 @@ class SqlStore(Store):
 
     # -- connections ---------------------------------------------------------------------
     def _connection(self) -> Any:
-        connection = getattr(self._local, "connection", None)
+        return self._thread_connection("connection")
+
+    def _relaxed_connection(self) -> Any:
+        """The connection for rows that may skip the fsync (JWT replay rows, issued cards): the
+        main one here; SQLite keeps a second one at synchronous=NORMAL."""
+        return self._connection()
+
+    def _thread_connection(self, name: str, prepare: Callable[[Any], Any] | None = None) -> Any:
+        """This thread's connection called `name`, opened (and `prepare`d) on first use."""
+        connection = getattr(self._local, name, None)
         if connection is None:
             connection = self._connect()
-            self._local.connection = connection
+            if prepare is not None:
+                prepare(connection)
+            setattr(self._local, name, connection)
             with self._connections_lock:
                 self._connections.append(connection)
         return connection
@@ -142,11 +153,13 @@ class SqlStore(Store):
             with contextlib.suppress(Exception):  # already broken; closing is best effort
                 connection.close()
 
-    def _write(self, work: Any, *, write: bool = True) -> Any:
-        """Run `work(cursor)` in a transaction; retry once on a dropped connection."""
+    def _write(self, work: Any, *, write: bool = True, relaxed: bool = False) -> Any:
+        """Run `work(cursor)` in a transaction (on `_relaxed_connection` when `relaxed`); retry
+        once on a dropped connection."""
         for attempt in (1, 2):
+            connection = self._relaxed_connection() if relaxed else self._connection()
             try:
-                with self._transaction(self._connection(), write=write) as cursor:
+                with self._transaction(connection, write=write) as cursor:
                     return work(cursor)
             except Exception as error:
                 if attempt == 1 and self._is_disconnect(error):
@@ -365,4 +378,4 @@ class SqlStore(Store):
             )
             return bool(cursor.rowcount == 1)
 
-        return self._write(remember)
+        return self._write(remember, relaxed=True)

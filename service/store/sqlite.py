@@ -78,7 +78,7 @@ class WalCheckpointer:
 
     def ensure_running(self) -> None:
         with self._lock:
-            if self._pid == os.getpid() and self._thread is not None and self._thread.is_alive():
+            if self.is_running():
                 return
             self._stop = threading.Event()
             self._pid = os.getpid()
@@ -185,29 +185,15 @@ class SqliteStore(SqlStore):
         )
         return max(cursor.rowcount, 0)
 
-    def remember_jti(self, iss: str, jti: str, expires_at: datetime) -> bool:
-        """Replay-cache rows (one per authenticated call) commit without an fsync, like issued
-        cards: a row survives `kill -9` of any worker; only an OS crash or power loss can drop the
-        last ones, re-opening those tokens (at most 1 hour of lifetime) to one replay. The fsync
-        per call queued every worker on the write lock: p99 0.3-0.6 s at 8 connections."""
-        now, expires = self._ts_in(utc_now()), self._ts_in(as_utc(expires_at))
-        with self._transaction(self._relaxed_connection(), write=True) as cursor:
-            cursor.execute("DELETE FROM jwt_replay WHERE expires_at < ?", (now,))
-            cursor.execute("INSERT INTO jwt_replay (iss, jti, expires_at) VALUES (?, ?, ?)"
-                           " ON CONFLICT (iss, jti) DO NOTHING", (iss, jti, expires))
-            return bool(cursor.rowcount == 1)
-
     def _relaxed_connection(self) -> sqlite3.Connection:
-        """This thread's second connection, kept at synchronous=NORMAL for the rows above; the
-        main connection (feedback, migrations, reads) stays at FULL."""
-        connection = getattr(self._local, "relaxed", None)
-        if connection is None:
-            connection = self._connect()
-            connection.execute("PRAGMA synchronous = NORMAL")
-            self._local.relaxed = connection
-            with self._connections_lock:
-                self._connections.append(connection)
-        return connection
+        """This thread's second connection, kept at synchronous=NORMAL for issued-card and JWT
+        replay rows (`SqlStore.remember_jti`); the main connection (feedback, migrations, reads)
+        stays at FULL. Replay rows survive `kill -9` of any worker like issued cards; only an OS
+        crash or power loss can drop the last ones, re-opening those tokens (at most 1 hour of
+        lifetime) to one replay. The fsync per call queued every worker on the write lock: p99
+        0.3-0.6 s at 8 connections."""
+        return self._thread_connection(  # type: ignore[no-any-return]
+            "relaxed", lambda connection: connection.execute("PRAGMA synchronous = NORMAL"))
 
     @contextmanager
     def _transaction(self, connection: Any, *, write: bool) -> Iterator[sqlite3.Cursor]:

@@ -35,6 +35,7 @@ def test_replay_rows_leave_the_connection_fully_synchronous(tmp_path: Path) -> N
         store.migrate()
         expires = datetime.now(UTC) + timedelta(minutes=5)
         assert store.remember_jti("https://ehr.example", "jti-1", expires) is True
+        assert store._local.relaxed.execute("PRAGMA synchronous").fetchone()[0] == 1  # used
         assert store.pragma("synchronous") == 2  # FULL again
         assert store.remember_jti("https://ehr.example", "jti-1", expires) is False
     finally:
