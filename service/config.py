@@ -49,6 +49,10 @@ class Settings(BaseSettings):
     # Full JSON Schema check of every response on the request path (5-15 ms CPU each); the
     # fast guard always runs. See docs/performance.md.
     validate_responses: bool = False
+    # Issued-card rows (uuid and topic of each answered card, for the feedback report) are
+    # written by a background thread this often; 0 writes them in the hook call. See
+    # service/store/issued.py for what a crash can lose.
+    issued_cards_flush_seconds: float = Field(default=1.0, ge=0, le=60)
 
     @property
     def is_development(self) -> bool:

@@ -98,7 +98,7 @@ def _remember_issued_cards(service_id: str, cards: list[dict[str, Any]]) -> None
     if not cards:
         return
     try:
-        protocol_state().store.record_issued_cards(service_id, cards)
+        protocol_state().store.queue_issued_cards(service_id, cards)
     except Exception:
         # The cards are still worth answering; /readyz reports a broken store.
         logger.exception("could not record issued cards for %s", service_id)

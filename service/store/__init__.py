@@ -38,12 +38,13 @@ __all__ = [
 def open_store(settings: Settings) -> Store:
     """The store `settings` ask for (connections open lazily, one per thread)."""
     url = settings.database_url
+    flush = settings.issued_cards_flush_seconds
     if not url:
-        return SqliteStore(settings.data_dir / SQLITE_FILE_NAME)
+        return SqliteStore(settings.data_dir / SQLITE_FILE_NAME, issued_cards_flush_seconds=flush)
     if is_postgres_url(url):
-        return PostgresStore(url)
+        return PostgresStore(url, issued_cards_flush_seconds=flush)
     if url.startswith("sqlite:///") and len(url) > len("sqlite:///"):
-        return SqliteStore(Path(url.removeprefix("sqlite:///")))
+        return SqliteStore(Path(url.removeprefix("sqlite:///")), issued_cards_flush_seconds=flush)
     raise ConfigurationError(
         "OSTEOCDS_DATABASE_URL must be a postgresql:// or sqlite:///<path> URL "
         "(or unset for SQLite in OSTEOCDS_DATA_DIR)."

@@ -173,6 +173,15 @@ class Store(ABC):
     ) -> int:
         """Remember the uuid and `source.topic.code` of each card answered; returns rows added."""
 
+    def queue_issued_cards(self, service_id: str, cards: Sequence[Mapping[str, Any]]) -> None:
+        """`record_issued_cards` for a hook call: a store may write the rows a moment later
+        (the SQL stores do, from a background thread: `service.store.issued`)."""
+        self.record_issued_cards(service_id, cards)
+
+    def flush_issued_cards(self) -> int:
+        """Write the rows `queue_issued_cards` still holds; returns the rows added."""
+        return 0
+
     @abstractmethod
     def iter_issued_cards(
         self, *, since: datetime | None = None, until: datetime | None = None

@@ -16,6 +16,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from service.store.issued import ISSUED_CARDS_FLUSH_SECONDS
 from service.store.sql import SqlStore
 
 # An arbitrary constant naming "osteocds migrations" among advisory locks.
@@ -32,8 +33,9 @@ def is_postgres_url(url: str | None) -> bool:
 class PostgresStore(SqlStore):
     dialect = "postgresql"
 
-    def __init__(self, url: str, *, schema: str | None = None) -> None:
-        super().__init__()
+    def __init__(self, url: str, *, schema: str | None = None,
+                 issued_cards_flush_seconds: float = ISSUED_CARDS_FLUSH_SECONDS) -> None:
+        super().__init__(issued_cards_flush_seconds=issued_cards_flush_seconds)
         if schema is not None and not _SCHEMA_NAME.match(schema):
             raise ValueError("schema must be a lower-case SQL identifier")
         self._url = url

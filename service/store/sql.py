@@ -18,6 +18,7 @@ from datetime import datetime
 from importlib import resources
 from typing import Any
 
+from service.store.issued import ISSUED_CARDS_FLUSH_SECONDS, IssuedCardQueue, IssuedRow
 from service.store.model import (
     FEEDBACK_SOURCES,
     FeedbackEntry,
@@ -80,10 +81,11 @@ def split_statements(script: str) -> list[str]:
     return statements
 
 
-def issued_card_rows(service_id: str, cards: Sequence[Mapping[str, Any]]
-                     ) -> list[tuple[str, str, str]]:
-    """(card uuid, topic, service id) of each card that has a uuid."""
-    return [(card["uuid"], card_topic(card), service_id) for card in cards
+def issued_card_rows(service_id: str, cards: Sequence[Mapping[str, Any]],
+                     issued_at: datetime | None = None) -> list[IssuedRow]:
+    """(card uuid, topic, service id, issued at) of each card that has a uuid."""
+    issued = as_utc(issued_at) if issued_at is not None else utc_now()
+    return [(card["uuid"], card_topic(card), service_id, issued) for card in cards
             if isinstance(card.get("uuid"), str)]
 
 
@@ -92,10 +94,12 @@ class SqlStore(Store):
 
     dialect = "sql"
 
-    def __init__(self) -> None:
+    def __init__(self, *, issued_cards_flush_seconds: float = ISSUED_CARDS_FLUSH_SECONDS) -> None:
         self._local = threading.local()
         self._connections: list[Any] = []
         self._connections_lock = threading.Lock()
+        self.issued_cards = IssuedCardQueue(self._insert_issued_rows,
+                                            period=issued_cards_flush_seconds)
 
     # -- backend hooks -------------------------------------------------------------------
     @abstractmethod
@@ -176,6 +180,8 @@ class SqlStore(Store):
         return self._write(run, write=False)
 
     def close(self) -> None:
+        """Write the queued issued-card rows, stop their thread, close every connection."""
+        self.issued_cards.close()
         with self._connections_lock:
             connections, self._connections = self._connections, []
         for connection in connections:
@@ -279,6 +285,7 @@ class SqlStore(Store):
         service_id: str | None = None,
         source: str | None = None,
     ) -> Iterator[StoredFeedback]:
+        self.issued_cards.flush()  # topics of cards this process answered a moment ago
         conditions, params = self._window("f.received_at", since, until)
         if service_id is not None:
             conditions.append("f.service_id = %s")
@@ -331,10 +338,18 @@ class SqlStore(Store):
         *,
         issued_at: datetime | None = None,
     ) -> int:
-        rows = issued_card_rows(service_id, cards)
+        return self._insert_issued_rows(issued_card_rows(service_id, cards, issued_at))
+
+    def queue_issued_cards(self, service_id: str, cards: Sequence[Mapping[str, Any]]) -> None:
+        self.issued_cards.add(issued_card_rows(service_id, cards))
+
+    def flush_issued_cards(self) -> int:
+        return self.issued_cards.flush()
+
+    def _insert_issued_rows(self, rows: Sequence[IssuedRow]) -> int:
+        """One transaction, without an fsync in SQLite (`_relaxed_connection`)."""
         if not rows:
             return 0
-        issued = self._ts_in(as_utc(issued_at or utc_now()))
         statement = self._sql(
             "INSERT INTO issued_cards (card_uuid, topic, service_id, issued_at)"
             " VALUES (%s, %s, %s, %s) ON CONFLICT (card_uuid) DO NOTHING"
@@ -342,16 +357,17 @@ class SqlStore(Store):
 
         def insert(cursor: Any) -> int:
             added = 0
-            for card_uuid, topic, service in rows:
-                cursor.execute(statement, (card_uuid, topic, service, issued))
+            for card_uuid, topic, service, issued in rows:
+                cursor.execute(statement, (card_uuid, topic, service, self._ts_in(issued)))
                 added += max(cursor.rowcount, 0)
             return added
 
-        return self._write(insert)
+        return self._write(insert, relaxed=True)
 
     def iter_issued_cards(
         self, *, since: datetime | None = None, until: datetime | None = None
     ) -> Iterator[IssuedCard]:
+        self.issued_cards.flush()  # this process's queued rows first
         conditions, params = self._window("issued_at", since, until)
         where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
         rows = self._read(

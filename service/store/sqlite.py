@@ -1,10 +1,10 @@
 """SQLite backend (the default): one file in `OSTEOCDS_DATA_DIR`, WAL, synchronous=FULL
 (NORMAL for issued-card and JWT replay rows, on a second connection per thread).
 
-Every write transaction runs in `BEGIN IMMEDIATE` (the issued cards of one call are a single
-INSERT statement, its own transaction), so concurrent writers (threads or gunicorn workers) queue
-on the busy timeout instead of failing, and a transaction that returned is on disk: feedback
-acknowledged with 200 survives `kill -9`.
+Every write transaction runs in `BEGIN IMMEDIATE`, so concurrent writers (threads or gunicorn
+workers) queue on the busy timeout instead of failing, and a transaction that returned is on
+disk: feedback acknowledged with 200 survives `kill -9`. Issued-card rows are written behind the
+hook calls, once a second per process (`service.store.issued`).
 
 WAL checkpoints run in a background thread per process (`WalCheckpointer`, every
 `WAL_CHECKPOINT_SECONDS`), not in the request that happens to commit the 1,000th WAL page:
@@ -15,28 +15,25 @@ a backstop (`WAL_AUTOCHECKPOINT_PAGES`), should the thread fall behind.
 
 from __future__ import annotations
 
-import logging
-import os
 import sqlite3
 import threading
 import time
 import weakref
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from service.store.model import as_utc, utc_now
-from service.store.sql import SqlStore, issued_card_rows
+from service.store.background import PeriodicThread
+from service.store.issued import ISSUED_CARDS_FLUSH_SECONDS
+from service.store.sql import SqlStore
 
 BUSY_TIMEOUT_MS = 10_000
 WAL_CHECKPOINT_SECONDS = 1.0  # the background checkpoint's period
 WAL_AUTOCHECKPOINT_PAGES = 10_000  # 40 MB of WAL (SQLite's default: 1,000): a backstop only
 IN_MEMORY = ":memory:"  # `sqlite:///:memory:`: one private database per connection (tests)
 _TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"  # fixed width: text order is time order
-
-logger = logging.getLogger(__name__)
 
 
 def _use_wal(connection: sqlite3.Connection) -> None:
@@ -63,40 +60,25 @@ class WalCheckpointer:
 
     `PRAGMA wal_checkpoint(PASSIVE)` copies what it can of the WAL into the database file without
     waiting for, or blocking, readers and writers; SQLite resets the WAL once it is all copied.
-    The thread starts with the first connection of a process (`ensure_running`: again after a
-    fork, since threads do not survive one) and stops with `stop()` or when its store is
+    The thread (`service.store.background.PeriodicThread`) starts with the first connection of a
+    process (`ensure_running`: again after a fork) and stops with `stop()` or when its store is
     garbage-collected. It opens the file read-write only (`mode=rw`: never creates one)."""
 
     def __init__(self, path: Path, period: float = WAL_CHECKPOINT_SECONDS) -> None:
         self.path = path
-        self.period = period
         self.checkpoints = 0  # completed checkpoints in this process (tests, diagnostics)
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._pid = 0
+        self._local = threading.local()  # the thread's own connection
+        self.thread = PeriodicThread("WAL checkpoint", period, self._checkpoint_once,
+                                     on_exit=self._close_connection)
 
     def ensure_running(self) -> None:
-        with self._lock:
-            if self.is_running():
-                return
-            self._stop = threading.Event()
-            self._pid = os.getpid()
-            self._thread = threading.Thread(target=self._run, args=(self._stop,),
-                                            name="osteocds-wal-checkpoint", daemon=True)
-            self._thread.start()
+        self.thread.ensure_running()
 
     def is_running(self) -> bool:
-        thread = self._thread
-        return self._pid == os.getpid() and thread is not None and thread.is_alive()
+        return self.thread.is_running()
 
     def stop(self) -> None:
-        with self._lock:
-            self._stop.set()
-            thread, self._thread = self._thread, None
-        in_this_process = self._pid == os.getpid()
-        if thread is not None and in_this_process and thread is not threading.current_thread():
-            thread.join(timeout=5)
+        self.thread.stop()
 
     def checkpoint(self, connection: sqlite3.Connection) -> tuple[int, int, int]:
         """One PASSIVE checkpoint: (busy, WAL frames, frames copied), as SQLite reports them."""
@@ -104,36 +86,27 @@ class WalCheckpointer:
         self.checkpoints += 1
         return int(busy), int(frames), int(copied)
 
-    def _run(self, stop: threading.Event) -> None:
-        try:
+    def _checkpoint_once(self) -> None:
+        connection = getattr(self._local, "connection", None)
+        if connection is None:
             connection = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=rw", uri=True,
                                          timeout=0, isolation_level=None)
-        except sqlite3.Error as error:
-            logger.warning("WAL checkpoints stopped: cannot open the store (%s)", error)
-            return
-        last_error = ""
-        try:
-            while not stop.wait(self.period):
-                try:
-                    self.checkpoint(connection)
-                except sqlite3.Error as error:  # e.g. the disk is full: try again next period
-                    if str(error) != last_error:  # once per kind of failure, not every second
-                        logger.warning("WAL checkpoint failed (%s); retrying every %g s",
-                                       error, self.period)
-                    last_error = str(error)
-                    continue
-                if last_error:
-                    logger.warning("WAL checkpoints work again")
-                    last_error = ""
-        finally:
+            self._local.connection = connection
+        self.checkpoint(connection)
+
+    def _close_connection(self) -> None:
+        connection = getattr(self._local, "connection", None)
+        self._local.connection = None
+        if connection is not None:
             connection.close()
 
 
 class SqliteStore(SqlStore):
     dialect = "sqlite"
 
-    def __init__(self, path: Path, *, checkpoint_seconds: float = WAL_CHECKPOINT_SECONDS) -> None:
-        super().__init__()
+    def __init__(self, path: Path, *, checkpoint_seconds: float = WAL_CHECKPOINT_SECONDS,
+                 issued_cards_flush_seconds: float = ISSUED_CARDS_FLUSH_SECONDS) -> None:
+        super().__init__(issued_cards_flush_seconds=issued_cards_flush_seconds)
         self.path = Path(path)
         self.checkpointer = WalCheckpointer(self.path, checkpoint_seconds)
         weakref.finalize(self, self.checkpointer.stop)
@@ -155,41 +128,16 @@ class SqliteStore(SqlStore):
         return connection
 
     def close(self) -> None:
-        """Close every connection and stop the checkpoint thread (restarted on the next use)."""
-        self.checkpointer.stop()
+        """Write the queued issued-card rows, close every connection and stop the checkpoint
+        thread (restarted on the next use)."""
         super().close()
-
-    def record_issued_cards(
-        self,
-        service_id: str,
-        cards: Sequence[Mapping[str, Any]],
-        *,
-        issued_at: datetime | None = None,
-    ) -> int:
-        """Issued-card rows (one write per hook call) commit without an fsync: in WAL mode with
-        synchronous=NORMAL a committed row survives a crash or `kill -9` of the process (only an
-        OS crash or power loss can drop the last rows). Feedback keeps synchronous=FULL.
-
-        One multi-row INSERT in autocommit on this thread's relaxed connection: a single
-        statement is its own transaction, so the rows of one call still land together (about
-        40-50 us less per call than BEGIN IMMEDIATE / INSERT / COMMIT with a PRAGMA pair)."""
-        rows = issued_card_rows(service_id, cards)
-        if not rows:
-            return 0
-        issued = self._ts_in(as_utc(issued_at or utc_now()))
-        placeholders = ", ".join(["(?, ?, ?, ?)"] * len(rows))
-        cursor = self._relaxed_connection().execute(
-            "INSERT INTO issued_cards (card_uuid, topic, service_id, issued_at)"  # noqa: S608
-            f" VALUES {placeholders} ON CONFLICT (card_uuid) DO NOTHING",
-            [value for row in rows for value in (*row, issued)],
-        )
-        return max(cursor.rowcount, 0)
+        self.checkpointer.stop()
 
     def _relaxed_connection(self) -> sqlite3.Connection:
         """This thread's second connection, kept at synchronous=NORMAL for issued-card and JWT
         replay rows (`SqlStore.remember_jti`); the main connection (feedback, migrations, reads)
-        stays at FULL. Replay rows survive `kill -9` of any worker like issued cards; only an OS
-        crash or power loss can drop the last ones, re-opening those tokens (at most 1 hour of
+        stays at FULL. Committed replay rows survive `kill -9` of any worker; only an OS crash
+        or power loss can drop the last ones, re-opening those tokens (at most 1 hour of
         lifetime) to one replay. The fsync per call queued every worker on the write lock: p99
         0.3-0.6 s at 8 connections."""
         return self._thread_connection(  # type: ignore[no-any-return]

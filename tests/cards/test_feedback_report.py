@@ -16,6 +16,7 @@ import pytest
 
 from service.cli import main
 from service.config import Settings
+from service.protocol.state import protocol_state
 from service.store import FeedbackEntry, SqliteStore, Store, open_store
 from tests.conftest import post_json
 from tests.personas.persona_cases import AS_OF, Case
@@ -166,6 +167,7 @@ def test_feedback_on_real_cards_is_reported_under_their_topic(make_app, data_dir
     ]}
     response = post_json(client, f"{case.path}/feedback", feedback)
     assert response.status_code == 200
+    protocol_state(app).store.flush_issued_cards()  # what the server's writer does within 1 s
     url = f"sqlite:///{data_dir / 'osteocds.sqlite3'}"
     topics = {t["topic"]: t for t in report_json(url, capsys=capsys)["topics"]}
     assert topics["romosozumab-proposal"]["accepted"] == 1

@@ -11,11 +11,14 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import date
 from pathlib import Path
 
 import pytest
 import requests
 
+import fhir_fixtures
+from service.hook_requests import build_hook_request
 from service.store import SqliteStore
 from tests.conftest import assert_operation_outcome, assert_valid_discovery, assert_valid_response
 from tests.live_service import free_port, running_service
@@ -96,6 +99,48 @@ def test_serve_answers_over_http_and_feedback_survives_kill_9(workdir: Path) -> 
         again = requests.post(f"{server.base_url}/cds-services/osteoporosis-order-select/feedback",
                               json=feedback, timeout=10)
         assert again.json() == {"recorded": 0, "duplicates": 1}
+
+
+def _answered_card_uuids(base_url: str, calls: int) -> set[str]:
+    """Card uuids of `calls` patient-view calls for persona x02 (a romosozumab proposal)."""
+    body = build_hook_request("patient-view", fhir_fixtures.render_persona("x02", date.today()))
+    uuids: set[str] = set()
+    for _ in range(calls):
+        call = requests.post(f"{base_url}/cds-services/osteoporosis-patient-view",
+                             json=body, timeout=30)
+        assert call.status_code == 200, call.text
+        uuids |= {card["uuid"] for card in call.json()["cards"]}
+    assert uuids
+    return uuids
+
+
+def _issued_in(data_dir: Path) -> set[str]:
+    store = SqliteStore(data_dir / "osteocds.sqlite3", issued_cards_flush_seconds=0)
+    try:
+        return {card.card_uuid for card in store.iter_issued_cards()}
+    finally:
+        store.close()
+
+
+def test_workers_write_their_queued_issued_cards_when_the_server_stops(workdir: Path) -> None:
+    """Issued-card rows wait in each worker (a 60 s period here); a graceful stop (SIGTERM)
+    writes them all before the workers exit."""
+    env = {"OSTEOCDS_ISSUED_CARDS_FLUSH_SECONDS": "60"}
+    with running_service(workdir, env=env, args=("--dev", "--workers", "2")) as server:
+        answered = _answered_card_uuids(server.base_url, 6)
+        assert _issued_in(workdir / "data") == set()  # still queued in the workers
+    assert server.process.returncode == 0
+    assert _issued_in(workdir / "data") == answered
+
+
+def test_workers_write_issued_cards_within_the_period(workdir: Path) -> None:
+    env = {"OSTEOCDS_ISSUED_CARDS_FLUSH_SECONDS": "0.2"}
+    with running_service(workdir, env=env, args=("--dev", "--workers", "2")) as server:
+        answered = _answered_card_uuids(server.base_url, 4)
+        deadline = time.monotonic() + 10
+        while _issued_in(workdir / "data") != answered and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert _issued_in(workdir / "data") == answered
 
 
 def test_production_profile_refuses_to_start_without_jwt_settings(workdir: Path) -> None:
