@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -10,6 +9,7 @@ from typing import Any
 from cards import format as fmt
 from cards import wording
 from service.evaluation.model import Assessment, ClassifiedOrder, OrderClass, SafetyGate
+from service.ids import uuid4_text
 from service.record.model import PatientRecord
 
 PATIENT_VIEW = "patient-view"
@@ -19,8 +19,8 @@ HOOKS = (PATIENT_VIEW, ORDER_SELECT, ORDER_SIGN)
 
 
 def random_uuid() -> str:
-    """The default uuid factory (tests inject a deterministic one)."""
-    return str(uuid.uuid4())
+    """The default uuid factory: a random (version 4) UUID (tests inject a deterministic one)."""
+    return uuid4_text()
 
 
 @dataclass(frozen=True, slots=True)

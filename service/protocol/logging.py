@@ -16,11 +16,12 @@ import logging
 import re
 import sys
 import time
-import uuid
 from typing import Any
 
 import orjson
 from flask import Flask, Response, g, has_request_context, request
+
+from service.ids import uuid4_hex
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 _REDACTIONS: tuple[tuple[re.Pattern[str], str], ...] = (
@@ -161,7 +162,7 @@ def request_seconds() -> float | None:
 
 def _start_request() -> None:
     supplied = request.headers.get("X-Request-Id", "")
-    g.request_id = supplied if _REQUEST_ID.match(supplied) else uuid.uuid4().hex
+    g.request_id = supplied if _REQUEST_ID.match(supplied) else uuid4_hex()
     start_request_clock()
 
 
