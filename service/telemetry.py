@@ -54,6 +54,7 @@ _LABEL_TOKEN = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 _lock = threading.Lock()
 _metrics: _Metrics | None = None
+_children: dict[tuple[Any, tuple[str, ...]], Any] = {}
 
 
 @dataclass(frozen=True)
@@ -156,6 +157,16 @@ def metrics() -> _Metrics:
     return _metrics
 
 
+def _child(metric: Any, labels: tuple[str, ...]) -> Any:
+    """`metric.labels(*labels)`, remembered: label values come from small fixed sets (`_bounded`),
+    and `labels()` costs ~2-3 us a call (validation, a lock), several times per hook call."""
+    key = (metric, labels)
+    child = _children.get(key)
+    if child is None:
+        child = _children.setdefault(key, metric.labels(*labels))
+    return child
+
+
 def _bounded(value: object, allowed: Iterable[str] | None = None) -> str:
     """`value` when it is an expected, harmless label value; `other` otherwise."""
     if not isinstance(value, str) or not _LABEL_TOKEN.match(value):
@@ -172,15 +183,15 @@ def observe_fhir_query(resource_type: str, outcome: str, seconds: float) -> None
     resource_type = re.split(r"[/?]", str(resource_type), maxsplit=1)[0]
     labels = (_bounded(resource_type, FHIR_RESOURCE_TYPES), _bounded(outcome, FHIR_OUTCOMES))
     current = metrics()
-    current.fhir_queries.labels(*labels).inc()
-    current.fhir_query_seconds.labels(*labels).observe(max(seconds, 0.0))
+    _child(current.fhir_queries, labels).inc()
+    _child(current.fhir_query_seconds, labels).observe(max(seconds, 0.0))
 
 
 def observe_prefetch(key: str, source: str, known_keys: Iterable[str] | None = None) -> None:
     """Count where one prefetch key's data came from in a hook call (record layer): `prefetch`
     (the EHR sent it: a hit), `fhir` (the service fetched it) or `missing`."""
     labels = (_bounded(key, known_keys), _bounded(source, PREFETCH_SOURCES))
-    metrics().prefetch_keys.labels(*labels).inc()
+    _child(metrics().prefetch_keys, labels).inc()
 
 
 def observe_cards(service_id: str, cards: Iterable[Mapping[str, Any]]) -> None:
@@ -188,8 +199,8 @@ def observe_cards(service_id: str, cards: Iterable[Mapping[str, Any]]) -> None:
     `service.protocol.metrics` calls it for every successful service call."""
     counter = metrics().cards
     for card in cards:
-        counter.labels(service_id, _card_topic(card), _bounded(card.get("indicator"),
-                                                                CARD_INDICATORS)).inc()
+        indicator = _bounded(card.get("indicator"), CARD_INDICATORS)
+        _child(counter, (service_id, _card_topic(card), indicator)).inc()
 
 
 def _card_topic(card: Mapping[str, Any]) -> str:
@@ -202,6 +213,6 @@ def _card_topic(card: Mapping[str, Any]) -> str:
 def observe_request(endpoint: str, service: str, status: int, seconds: float | None) -> None:
     """Count one HTTP request (called by `service.protocol.metrics` only)."""
     current = metrics()
-    current.requests.labels(endpoint, service, str(status)).inc()
+    _child(current.requests, (endpoint, service, str(status))).inc()
     if seconds is not None:
-        current.request_seconds.labels(endpoint, service).observe(max(seconds, 0.0))
+        _child(current.request_seconds, (endpoint, service)).observe(max(seconds, 0.0))

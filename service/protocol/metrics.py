@@ -12,7 +12,7 @@ Metric definitions and the functions other layers call (`observe_fhir_query`, `o
 
 from __future__ import annotations
 
-from flask import Flask, Response, g, request
+from flask import Flask, Response, current_app, g, request
 
 from service.config import Settings
 from service.protocol.logging import request_seconds, start_request_clock
@@ -38,6 +38,7 @@ __all__ = [
 METRICS_PATH = "/metrics"
 ANSWERED_CARDS = "osteocds_answered_cards"  # flask.g attribute: the cards a service call answered
 _EXTENSION_KEY = "osteocds-metrics"
+_SERVICE_IDS_KEY = "osteocds-metrics-service-ids"
 _ENDPOINTS = {
     "/cds-services": "discovery",
     "/cds-services/<service_id>": "service",
@@ -78,12 +79,17 @@ def _service_label(endpoint: str) -> str:
 
 
 def _known_service_ids() -> frozenset[str]:
+    """The app's service ids, read from its registry once (it does not change after start-up)."""
     from service.protocol.state import protocol_state
 
-    try:
-        return frozenset(definition.id for definition in protocol_state().registry)
-    except (KeyError, RuntimeError):
-        return frozenset()
+    known = current_app.extensions.get(_SERVICE_IDS_KEY)
+    if known is None:
+        try:
+            known = frozenset(definition.id for definition in protocol_state().registry)
+        except (KeyError, RuntimeError):
+            return frozenset()  # no registry (yet): ask again next time
+        current_app.extensions[_SERVICE_IDS_KEY] = known
+    return known  # type: ignore[no-any-return]
 
 
 def render_metrics() -> tuple[bytes, str]:
