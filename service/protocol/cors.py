@@ -49,7 +49,17 @@ def _answer_preflight() -> Response | None:
 
 def _add_cors_headers(response: Response) -> Response:
     origin = request.headers.get("Origin")
-    response.vary.add("Origin")
+    _vary_on_origin(response)
     if origin_allowed(origin, current_app.extensions[EXTENSION_KEY]):
         response.headers["Access-Control-Allow-Origin"] = origin  # type: ignore[assignment]
     return response
+
+
+def _vary_on_origin(response: Response) -> None:
+    """Add `Origin` to `Vary` (what `response.vary.add` does, without parsing the header into a
+    set and writing it back: ~20 us of every request)."""
+    vary = response.headers.get("Vary")
+    if not vary:
+        response.headers["Vary"] = "Origin"
+    elif "origin" not in {token.strip().lower() for token in vary.split(",")}:
+        response.headers["Vary"] = f"{vary}, Origin"

@@ -74,3 +74,19 @@ def test_production_cors_allows_only_configured_origins(make_app, tmp_path) -> N
     response = client.get("/cds-services", headers={"Origin": "https://sandbox.cds-hooks.org"})
     assert response.status_code == 401
     assert response.headers["Access-Control-Allow-Origin"] == "https://sandbox.cds-hooks.org"
+
+
+def test_origin_joins_a_vary_header_once() -> None:
+    from flask import Response
+
+    from service.protocol.cors import _vary_on_origin
+
+    cases = {None: "Origin", "Accept-Encoding": "Accept-Encoding, Origin",
+             "Accept-Encoding, origin": "Accept-Encoding, origin", "Origin": "Origin"}
+    for before, after in cases.items():
+        response = Response()
+        if before is not None:
+            response.headers["Vary"] = before
+        _vary_on_origin(response)
+        _vary_on_origin(response)
+        assert response.headers.getlist("Vary") == [after]
