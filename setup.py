@@ -45,6 +45,7 @@ COMPILED_MODULES = [
     "service/evaluation/therapy.py",
     "service/knowledge/knowledge.py",
     "service/response_guard.py",
+    "service/nesting.py",
     "cards/card.py",
     "cards/context.py",
     "cards/denosumab.py",
