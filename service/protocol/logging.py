@@ -33,6 +33,9 @@ _REDACTIONS: tuple[tuple[re.Pattern[str], str], ...] = (
 _EXTRA_FIELDS = ("auth_reason", "method", "path", "status", "duration_ms", "jwks_url", "reason",
                  "kid", "service_id", "hook")
 HANDLER_NAME = "osteocds-json"
+# Looked up once: `logging.getLogger` takes the logging module's lock, which every worker
+# thread would otherwise queue on at the end of every request.
+_ACCESS_LOG = logging.getLogger("osteocds.access")
 
 
 # Each redaction pattern needs one of these words (case-insensitively); a text holding none of
@@ -170,11 +173,10 @@ def _finish_request(response: Response) -> Response:
     request_id = g.get("request_id")
     if request_id:
         response.headers["X-Request-Id"] = request_id
-    seconds = request_seconds()
-    duration = round(seconds * 1000, 1) if seconds is not None else None
-    logging.getLogger("osteocds.access").info(
-        "%s %s %s", request.method, request.path, response.status_code,
-        extra={"method": request.method, "path": request.path,
-               "status": response.status_code, "duration_ms": duration},
-    )
+    if _ACCESS_LOG.isEnabledFor(logging.INFO):
+        seconds = request_seconds()
+        duration = round(seconds * 1000, 1) if seconds is not None else None
+        method, path, status = request.method, request.path, response.status_code
+        _ACCESS_LOG.info("%s %s %s", method, path, status, extra={
+            "method": method, "path": path, "status": status, "duration_ms": duration})
     return response

@@ -98,3 +98,18 @@ def test_configure_logging_skips_the_caller_lookup_and_keeps_process_ids(capsys)
                 root.removeHandler(handler)
         root.setLevel(level)
         logging.logMultiprocessing, logging._srcfile = saved  # type: ignore[attr-defined]
+
+
+def test_each_request_logs_one_access_line_unless_info_is_off(make_app, caplog) -> None:  # type: ignore[no-untyped-def]
+    client = make_app().test_client()
+    caplog.set_level("INFO", logger="osteocds.access")
+    response = client.get("/cds-services", headers={"X-Request-Id": "req-7"})
+    assert response.headers["X-Request-Id"] == "req-7"
+    [line] = [r for r in caplog.records if r.name == "osteocds.access"]
+    assert line.getMessage() == "GET /cds-services 200"
+    assert (line.method, line.path, line.status) == ("GET", "/cds-services", 200)
+    assert line.duration_ms >= 0
+    caplog.clear()
+    caplog.set_level("WARNING", logger="osteocds.access")
+    assert client.get("/cds-services").status_code == 200
+    assert [r for r in caplog.records if r.name == "osteocds.access"] == []
