@@ -42,3 +42,12 @@ def test_interval_against_a_window_start() -> None:
     for when, wholly, maybe in cases:
         assert wholly_on_or_after(when, start) is wholly, when
         assert may_be_on_or_after(when, start) is maybe, when
+
+
+@given(st.integers(min_value=1, max_value=9999), st.integers(min_value=1, max_value=12))
+def test_days_in_month_is_the_calendars(year: int, month: int) -> None:
+    from calendar import monthrange
+
+    from service.evaluation.dates import _days_in_month
+
+    assert _days_in_month(year, month) == monthrange(year, month)[1]
