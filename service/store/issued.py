@@ -1,9 +1,10 @@
 """Issued-card rows written behind the hook calls: a call queues its rows (no I/O), a daemon thread
 of the process writes everything queued every `period` seconds in one transaction.
 
-Why: the row's INSERT was ~6 % of a hook call's CPU under load (about twenty file system calls
-and SQLite's write lock per call, each a GIL hand-off); one transaction a second costs a few
-microseconds a call (docs/performance.md, round 7).
+Why: the row's INSERT cost ~100 us of a hook call in process and about twenty file system calls
+under SQLite's write lock, each a GIL hand-off between a worker's threads (switching the row off
+entirely: +5 % req/s in one A/B run); queuing costs ~25 us, and one transaction a second writes
+every call's rows (docs/performance.md, round 7).
 
 What it costs: rows reach the database up to `period` seconds after the answer. Readers in this
 process see them at once (`Store.iter_issued_cards` and `iter_feedback` flush first); the
