@@ -15,9 +15,10 @@ import pytest
 import requests
 
 from tests.conftest import assert_operation_outcome
-from tests.integration.fault_server import running_fault_server, wait_for
+from tests.integration.fault_server import running_fault_server
 from tests.live_service import running_service
 from tests.protocol.examples import hook_request
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 

@@ -18,6 +18,7 @@ import pytest
 
 from service.store import FeedbackEntry, SqliteStore
 from service.store.issued import IssuedCardQueue, IssuedRow
+from tests.waiting import wait_for
 
 TOPIC = {"system": "urn:osteocds:card-topic", "code": "romosozumab-proposal"}
 
@@ -34,15 +35,6 @@ def _uuids_in_file(path: Path) -> set[str]:
         return {card.card_uuid for card in reader.iter_issued_cards()}
     finally:
         reader.close()
-
-
-def _wait_for(condition, seconds: float = 10.0) -> bool:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.02)
-    return condition()
 
 
 @pytest.fixture
@@ -73,7 +65,7 @@ def test_the_background_thread_writes_them_within_the_period(store_path: Path) -
         cards = _cards(2)
         store.queue_issued_cards("svc", cards)
         assert store.issued_cards.thread.is_running()
-        assert _wait_for(lambda: _uuids_in_file(store_path) == {c["uuid"] for c in cards})
+        assert wait_for(lambda: _uuids_in_file(store_path) == {c["uuid"] for c in cards})
         stored = store.iter_issued_cards()
         assert {(card.service_id, card.topic) for card in stored} == {
             ("svc", "romosozumab-proposal")}
@@ -231,10 +223,10 @@ def test_a_failing_background_write_is_logged_once_and_retried(caplog) -> None: 
     rows = _rows(3)
     queue.add(rows)
     try:
-        assert _wait_for(lambda: "Issued-card write failed" in caplog.text)
+        assert wait_for(lambda: "Issued-card write failed" in caplog.text)
         time.sleep(0.1)
         writer.down = False
-        assert _wait_for(lambda: writer.rows == rows)
+        assert wait_for(lambda: writer.rows == rows)
         messages = [record.getMessage() for record in caplog.records]
         assert messages == ["Issued-card write failed (disk full); retrying every 0.02 s",
                             "Issued-card write works again"]

@@ -13,6 +13,7 @@ import uuid
 from pathlib import Path
 
 from service.store.sqlite import WAL_AUTOCHECKPOINT_PAGES, SqliteStore
+from tests.waiting import wait_for
 
 CARD = {"source": {"label": "x", "topic": {"system": "urn:t", "code": "topic"}}}
 
@@ -37,15 +38,6 @@ def _rows_in_database_file(store: SqliteStore, scratch: Path) -> int:
         connection.close()
 
 
-def _wait_for(condition, seconds: float = 10.0) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.02)
-    return condition()
-
-
 def test_request_connections_only_checkpoint_as_a_backstop(tmp_path: Path) -> None:
     store = SqliteStore(tmp_path / "s.sqlite3")
     try:
@@ -67,7 +59,7 @@ def test_the_background_thread_copies_the_wal_into_the_database_file(tmp_path: P
         for _ in range(20):
             store.record_issued_cards("svc", _cards(2))
         assert store.checkpointer.is_running()
-        assert _wait_for(lambda: _rows_in_database_file(store, tmp_path) == 40)
+        assert wait_for(lambda: _rows_in_database_file(store, tmp_path) == 40)
         assert store.checkpointer.checkpoints >= 1
     finally:
         store.close()
@@ -117,7 +109,7 @@ def test_a_forked_worker_runs_its_own_checkpoint_thread(tmp_path: Path) -> None:
         try:
             store.record_issued_cards("svc", _cards(3))
             running = store.checkpointer.is_running()
-            copied = _wait_for(lambda: _rows_in_database_file(store, tmp_path) == 3)
+            copied = wait_for(lambda: _rows_in_database_file(store, tmp_path) == 3)
             os.write(write_end, f"{running} {copied}".encode())
             code = 0
         finally:
@@ -151,7 +143,7 @@ def test_the_thread_never_creates_a_missing_database_file(tmp_path: Path, caplog
     caplog.set_level("WARNING", logger="service.store.background")
     store.checkpointer.ensure_running()
     try:
-        assert _wait_for(lambda: any("WAL checkpoint failed" in record.getMessage()
+        assert wait_for(lambda: any("WAL checkpoint failed" in record.getMessage()
                                      for record in caplog.records))
         time.sleep(0.1)  # a few more attempts: still no file, still one warning
         assert not store.path.exists()
@@ -190,7 +182,7 @@ def test_a_failing_checkpoint_is_logged_once_per_kind_and_retried(tmp_path: Path
     caplog.set_level("WARNING", logger="service.store.background")
     try:
         store.migrate()
-        assert _wait_for(lambda: store.checkpointer.checkpoints >= 1)
+        assert wait_for(lambda: store.checkpointer.checkpoints >= 1)
         messages = [record.getMessage() for record in caplog.records
                     if record.name == "service.store.background"]
         assert messages == ["WAL checkpoint failed (disk I/O error); retrying every 0.02 s",
