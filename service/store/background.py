@@ -31,6 +31,8 @@ class PeriodicThread:
         self._pid = 0
 
     def ensure_running(self) -> None:
+        if self.is_running():  # the common case (every hook call asks), without the lock
+            return
         with self._lock:
             if self.is_running():
                 return
