@@ -10,7 +10,12 @@ from __future__ import annotations
 from datetime import date
 
 from service.evaluation.dates import may_be_on_or_after, months_before, wholly_on_or_after
-from service.evaluation.labs import format_quantity, latest_within, results
+from service.evaluation.labs import (
+    condition_value_sets,
+    format_quantity,
+    latest_within,
+    results,
+)
 from service.evaluation.model import CardiovascularAssessment, CardiovascularVerdict, Evidence
 from service.evaluation.risk import INACTIVE, condition_evidence
 from service.knowledge import Knowledge
@@ -41,8 +46,7 @@ def assess_cardiovascular(record: PatientRecord, knowledge: Knowledge, as_of: da
     start = months_before(as_of, int(knowledge.value("cv_event_window_months")))
     recent: list[Evidence] = []
     prior: list[Evidence] = []
-    for condition in record.conditions:
-        sets = knowledge.value_sets_of(condition.codings)
+    for condition, sets in condition_value_sets(record, knowledge):
         hit = next((s for s in EVENT_SETS if s in sets), None)
         if hit is None:
             continue
@@ -81,10 +85,9 @@ def _conditions_partial(record: PatientRecord) -> bool:
 
 def _risk_factors(record: PatientRecord, knowledge: Knowledge, as_of: date) -> list[Evidence]:
     found: dict[str, Evidence] = {}
-    for condition in record.conditions:
+    for condition, sets in condition_value_sets(record, knowledge):
         if condition.clinical_status in INACTIVE:
             continue
-        sets = knowledge.value_sets_of(condition.codings)
         for set_id, label in RISK_SETS.items():
             if set_id in sets and set_id not in found:
                 found[set_id] = condition_evidence(condition, label)

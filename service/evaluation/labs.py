@@ -12,7 +12,8 @@ from datetime import date
 from service.evaluation.dates import months_before, reference_day
 from service.evaluation.facts import Result
 from service.knowledge import Knowledge
-from service.record.model import Observation, PatientRecord, Quantity
+from service.knowledge.matches import CodeMatch
+from service.record.model import Condition, Observation, PatientRecord, Quantity
 
 _ANNOTATION = re.compile(r"\{([^{}]*)\}")
 
@@ -21,11 +22,13 @@ USABLE_STATUSES = frozenset({"final", "amended", "corrected", "preliminary", "re
 
 @dataclass(frozen=True, slots=True)
 class _ObservationIndex:
-    """Every usable observation of one record matched once, grouped by kind, newest first."""
+    """Every usable observation of one record matched once, grouped by kind, newest first; and
+    the value sets of each of its conditions, looked up once."""
 
     record: PatientRecord
     knowledge: Knowledge
     by_kind: Mapping[str, tuple[Result, ...]]
+    condition_sets: tuple[tuple[Condition, Mapping[str, CodeMatch]], ...]
 
 
 _INDEX: ContextVar[_ObservationIndex | None] = ContextVar("observation_index", default=None)
@@ -33,13 +36,15 @@ _INDEX: ContextVar[_ObservationIndex | None] = ContextVar("observation_index", d
 
 @contextmanager
 def indexed_observations(record: PatientRecord, knowledge: Knowledge) -> Iterator[None]:
-    """Within the block, `results(record, knowledge, kind)` reads a per-record index built once
-    (one code lookup per observation instead of one per observation and kind)."""
+    """Within the block, `results(record, knowledge, kind)` and `condition_value_sets(record,
+    knowledge)` read a per-record index built once (one code lookup per observation and per
+    condition instead of one per observation and kind, per condition and value set asked)."""
     by_kind: dict[str, list[Result]] = {}
     for result in _matching(record, knowledge, None):
         by_kind.setdefault(result.kind, []).append(result)
     index = _ObservationIndex(
-        record, knowledge, {kind: tuple(_newest_first(found)) for kind, found in by_kind.items()})
+        record, knowledge, {kind: tuple(_newest_first(found)) for kind, found in by_kind.items()},
+        _condition_sets(record, knowledge))
     token = _INDEX.set(index)
     try:
         yield
@@ -53,6 +58,21 @@ def results(record: PatientRecord, knowledge: Knowledge, kind: str) -> list[Resu
     if index is not None and index.record is record and index.knowledge is knowledge:
         return list(index.by_kind.get(kind, ()))
     return _newest_first(list(_matching(record, knowledge, kind)))
+
+
+def condition_value_sets(record: PatientRecord, knowledge: Knowledge
+                         ) -> tuple[tuple[Condition, Mapping[str, CodeMatch]], ...]:
+    """Each condition of the record, in record order, with every value set it is coded in."""
+    index = _INDEX.get()
+    if index is not None and index.record is record and index.knowledge is knowledge:
+        return index.condition_sets
+    return _condition_sets(record, knowledge)
+
+
+def _condition_sets(record: PatientRecord, knowledge: Knowledge
+                    ) -> tuple[tuple[Condition, Mapping[str, CodeMatch]], ...]:
+    return tuple((condition, knowledge.value_sets_of(condition.codings))
+                 for condition in record.conditions)
 
 
 def _newest_first(found: list[Result]) -> list[Result]:

@@ -15,6 +15,7 @@ from service.evaluation.facts import BoneDensity
 from service.evaluation.fractures import FractureEvent
 from service.evaluation.labs import (
     Result,
+    condition_value_sets,
     format_quantity,
     format_t_score,
     plain_number,
@@ -75,9 +76,9 @@ def first_condition(record: PatientRecord, knowledge: Knowledge, value_set: str,
                     active_only: bool = False) -> Condition | None:
     """The first condition coded in `value_set`; `active_only` skips inactive, remission and
     resolved ones."""
-    return next((c for c in record.conditions
-                 if not (active_only and c.clinical_status in INACTIVE)
-                 and knowledge.match_value_set(value_set, c.codings)), None)
+    return next((c for c, sets in condition_value_sets(record, knowledge)
+                 if value_set in sets and not (active_only and c.clinical_status in INACTIVE)),
+                None)
 
 
 def has_osteoporosis_diagnosis(record: PatientRecord, knowledge: Knowledge) -> Condition | None:

@@ -77,3 +77,25 @@ def test_osteoporosis_is_recorded_whatever_the_population(knowledge, persona_id,
                            templates=templates)
     result = assess(record, AS_OF, knowledge)
     assert (result.osteoporosis is not None) is documented
+
+
+@pytest.mark.parametrize("persona_id", PERSONAS)
+def test_condition_lookups_agree_with_and_without_the_record_index(knowledge, persona_id):
+    """`first_condition` reads the per-assessment index of condition value sets inside
+    `assess` and computes it outside: both give what a direct value-set match gives."""
+    from service.evaluation.labs import indexed_observations
+    from service.evaluation.risk import INACTIVE, first_condition
+
+    templates = prefetch_templates(knowledge.prefetch_observation_codes())
+    record = gather_record(full_prefetch_request(persona_id), settings=Settings(),
+                           templates=templates)
+    for value_set in knowledge.value_set_titles:
+        for active_only in (False, True):
+            expected = next((c for c in record.conditions
+                             if not (active_only and c.clinical_status in INACTIVE)
+                             and knowledge.match_value_set(value_set, c.codings)), None)
+            assert first_condition(record, knowledge, value_set,
+                                   active_only=active_only) == expected
+            with indexed_observations(record, knowledge):
+                assert first_condition(record, knowledge, value_set,
+                                       active_only=active_only) == expected
