@@ -98,7 +98,7 @@ def gather_record(
     prefetch = request.get("prefetch")
     if prefetch is None:
         prefetch = {}
-    elif not isinstance(prefetch, Mapping):
+    elif not isinstance(prefetch, dict):
         raise InvalidRequest("prefetch must be a JSON object", field="prefetch")
     _check_templates(templates)
     deadline = Deadline(settings.fhir_deadline_seconds)
@@ -116,13 +116,13 @@ def gather_record(
 _ABSENT = object()
 
 
-def _mapping(value: Any, name: str) -> Mapping[str, Any]:
-    if not isinstance(value, Mapping):
+def _mapping(value: Any, name: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
         raise InvalidRequest(f"{name} must be a JSON object", field=name)
     return value
 
 
-def _patient_id(context: Mapping[str, Any]) -> str:
+def _patient_id(context: dict[str, Any]) -> str:
     patient_id = context.get("patientId")
     if not isinstance(patient_id, str) or not FHIR_ID.match(patient_id):
         raise InvalidRequest("context.patientId must be a FHIR id", field="context.patientId")
@@ -182,7 +182,7 @@ def _classify(key: str, value: Any) -> _KeyState:
     """What one prefetch value means (CDS Hooks 2.0 section "Prefetch")."""
     if value is None:
         return _KeyState(_Kind.NO_DATA)
-    if value is _ABSENT or not isinstance(value, Mapping):
+    if value is _ABSENT or not isinstance(value, dict):
         return _KeyState(_Kind.FETCH)
     resource_type = value.get("resourceType")
     try:
@@ -264,17 +264,17 @@ def _apply(state: _KeyState, key: str, result: FetchResult) -> str | None:
 _NO_SUBJECT_TYPES = frozenset({"Medication", "OperationOutcome"})
 
 
-def _check_subjects(key: str, entries: Iterable[Mapping[str, Any]], patient_id: str,
+def _check_subjects(key: str, entries: Iterable[dict[str, Any]], patient_id: str,
                     fhir_server: Any) -> None:
     for entry in entries:
-        resource = entry["resource"]
+        resource: dict[str, Any] = entry["resource"]
         if not belongs_to_patient(resource, patient_id, fhir_server):
             raise ForeignPatientData(
                 f"prefetch/FHIR data for {key} holds a {type_name(resource.get('resourceType'))} "
                 "of another patient than context.patientId", field=f"prefetch.{key}")
 
 
-def belongs_to_patient(resource: Mapping[str, Any], patient_id: str, fhir_server: Any) -> bool:
+def belongs_to_patient(resource: dict[str, Any], patient_id: str, fhir_server: Any) -> bool:
     """True when the resource is the context patient or refers to it as subject/patient."""
     resource_type = resource.get("resourceType")
     if not isinstance(resource_type, str):
@@ -305,7 +305,7 @@ def _is_patient_reference(reference: Any, patient_id: str, fhir_server: Any) -> 
 # ---- building the record ----------------------------------------------------------------
 
 
-def _build(states: Mapping[str, _KeyState], context: Mapping[str, Any], patient_id: str,
+def _build(states: Mapping[str, _KeyState], context: dict[str, Any], patient_id: str,
            client: _LazyClient | None, deadline: Deadline,
            interest: RecordInterest | None) -> PatientRecord:
     gaps = [state.gap for state in states.values() if state.gap is not None]
@@ -322,7 +322,10 @@ def _build(states: Mapping[str, _KeyState], context: Mapping[str, Any], patient_
     conditions, events, observations = [], [], []
     for key, state in states.items():
         for entry in state.entries:
-            resource, full_url = entry["resource"], _full_url(entry)
+            # Typed, so the compiled build reads it with dict operations (bundle_entries
+            # checked that every entry's resource is a JSON object).
+            resource: dict[str, Any] = entry["resource"]
+            full_url = _full_url(entry)
             resource_type = resource.get("resourceType")
             if resource_type != KEY_RESOURCE_TYPES[key]:
                 continue
@@ -353,7 +356,7 @@ def _build(states: Mapping[str, _KeyState], context: Mapping[str, Any], patient_
     )
 
 
-def _full_url(entry: Mapping[str, Any]) -> str | None:
+def _full_url(entry: dict[str, Any]) -> str | None:
     full_url = entry.get("fullUrl")
     return full_url if isinstance(full_url, str) and full_url else None
 
@@ -368,17 +371,18 @@ class _MedicationIndex:
     """Resolves medicationReference: contained, bundled (search.mode include), or fetched."""
 
     def __init__(self, states: Mapping[str, _KeyState],
-                 drafts: list[Mapping[str, Any]]) -> None:
-        self._by_reference: dict[str, Mapping[str, Any]] = {}
+                 drafts: list[dict[str, Any]]) -> None:
+        self._by_reference: dict[str, dict[str, Any]] = {}
         self.unresolved: set[str] = set()
         referenced: set[str] = set()
-        resources = [entry["resource"] for state in states.values() for entry in state.entries]
+        resources: list[dict[str, Any]] = [
+            entry["resource"] for state in states.values() for entry in state.entries]
         for resource in (*resources, *drafts):
             resource_id = resource.get("id")
             if resource.get("resourceType") == "Medication" and isinstance(resource_id, str):
                 self._by_reference[f"Medication/{resource_id}"] = resource
             reference = resource.get("medicationReference")
-            target = reference.get("reference") if isinstance(reference, Mapping) else None
+            target = reference.get("reference") if isinstance(reference, dict) else None
             if isinstance(target, str) and not target.startswith("#"):
                 referenced.add(target)
         self._wanted = referenced - self._by_reference.keys()
@@ -399,15 +403,15 @@ class _MedicationIndex:
         if failures:
             raise DataUnavailable("FHIR data unavailable: medications (" + failures[0] + ")")
 
-    def resolve(self, resource: Mapping[str, Any], reference: Mapping[str, Any]
-                ) -> Mapping[str, Any] | None:
+    def resolve(self, resource: dict[str, Any], reference: dict[str, Any]
+                ) -> dict[str, Any] | None:
         target = reference.get("reference")
         if not isinstance(target, str):
             self.unresolved.add("?")
             return None
         if target.startswith("#"):
             for contained in parse.as_list(resource.get("contained")):
-                if (isinstance(contained, Mapping) and contained.get("resourceType") == "Medication"
+                if (isinstance(contained, dict) and contained.get("resourceType") == "Medication"
                         and contained.get("id") == target[1:]):
                     return contained
             self.unresolved.add(target)
@@ -418,7 +422,7 @@ class _MedicationIndex:
         return found
 
 
-def _draft_resources(context: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+def _draft_resources(context: dict[str, Any]) -> list[dict[str, Any]]:
     draft_orders = context.get("draftOrders")
     if draft_orders is None:
         return []
@@ -432,7 +436,7 @@ def _draft_resources(context: Mapping[str, Any]) -> list[Mapping[str, Any]]:
                              field="context.draftOrders") from None
 
 
-def _draft_orders(context: Mapping[str, Any], drafts: list[Mapping[str, Any]], patient_id: str,
+def _draft_orders(context: dict[str, Any], drafts: list[dict[str, Any]], patient_id: str,
                   medications: _MedicationIndex) -> tuple[DraftOrder, ...]:
     selections = context.get("selections") or []
     if not isinstance(selections, list) or not all(isinstance(s, str) for s in selections):
@@ -441,7 +445,7 @@ def _draft_orders(context: Mapping[str, Any], drafts: list[Mapping[str, Any]], p
     selected = frozenset(selections)
     orders = []
     for resource in drafts:
-        has_subject = any(isinstance(resource.get(name), Mapping) for name in ("subject",
+        has_subject = any(isinstance(resource.get(name), dict) for name in ("subject",
                                                                                "patient"))
         if has_subject and not belongs_to_patient(resource, patient_id, None):
             raise ForeignPatientData("a draft order is for another patient than "

@@ -11,7 +11,7 @@ from __future__ import annotations
 import calendar
 import math
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from datetime import date, timedelta
 from typing import Any
 
@@ -34,7 +34,7 @@ from service.record.shape import is_mapping as _is_mapping
 _FHIR_DATE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?(?:T.*)?$")
 
 # resolves a medicationReference to the Medication resource, or None when it cannot
-MedicationResolver = Callable[[Mapping[str, Any], Mapping[str, Any]], "Mapping[str, Any] | None"]
+MedicationResolver = Callable[[dict[str, Any], dict[str, Any]], "dict[str, Any] | None"]
 
 CONDITION_SKIPPED_VERIFICATION = frozenset({"entered-in-error", "refuted"})
 ADMINISTRATION_COUNTED = frozenset({"completed", "in-progress"})
@@ -183,7 +183,7 @@ def parse_quantity(value: Any) -> Quantity | None:
                     _str(value.get("code")))
 
 
-def reference_of(resource: Mapping[str, Any], full_url: str | None = None) -> str:
+def reference_of(resource: dict[str, Any], full_url: str | None = None) -> str:
     """"Type/id", else the entry's fullUrl, else the bare type."""
     resource_type = str(resource.get("resourceType", ""))
     resource_id = resource.get("id")
@@ -192,7 +192,7 @@ def reference_of(resource: Mapping[str, Any], full_url: str | None = None) -> st
     return full_url or resource_type
 
 
-def parse_patient(resource: Mapping[str, Any]) -> Patient:
+def parse_patient(resource: dict[str, Any]) -> Patient:
     """The Patient's gender, birth date range and deceased state."""
     deceased_date_range = parse_date(resource.get("deceasedDateTime"))
     deceased_flag = resource.get("deceasedBoolean") is True
@@ -206,7 +206,7 @@ def parse_patient(resource: Mapping[str, Any]) -> Patient:
 
 
 def parse_condition(
-    resource: Mapping[str, Any], birth_date: DateRange | None, full_url: str | None = None,
+    resource: dict[str, Any], birth_date: DateRange | None, full_url: str | None = None,
     codings: tuple[Coding, ...] | None = None,
 ) -> Condition | None:
     """A Condition, or None when entered-in-error or refuted (`codings`: `codings_of` its code,
@@ -233,7 +233,7 @@ def parse_condition(
 
 
 def condition_onset(
-    resource: Mapping[str, Any], birth_date: DateRange | None, recorded: DateRange | None
+    resource: dict[str, Any], birth_date: DateRange | None, recorded: DateRange | None
 ) -> DateRange:
     """onset[x] as a range; recordedDate only bounds it from above; UNKNOWN when nothing."""
     onset = _timing(resource, "onset", birth_date)
@@ -247,7 +247,7 @@ def condition_onset(
     return onset
 
 
-def _timing(resource: Mapping[str, Any], prefix: str, birth_date: DateRange | None
+def _timing(resource: dict[str, Any], prefix: str, birth_date: DateRange | None
             ) -> DateRange | None:
     """onset[x] / abatement[x]: dateTime, Period, Age or Range of ages (with the birth date)."""
     by_date = parse_date(resource.get(f"{prefix}DateTime"))
@@ -295,7 +295,7 @@ def _age(value: Any) -> tuple[relativedelta, str] | None:
 
 
 def parse_medication(
-    resource: Mapping[str, Any],
+    resource: dict[str, Any],
     resolve: MedicationResolver,
     full_url: str | None = None,
 ) -> MedicationEvent | None:
@@ -344,7 +344,7 @@ def parse_medication(
 
 
 def medication_concept(
-    resource: Mapping[str, Any], resolve: MedicationResolver
+    resource: dict[str, Any], resolve: MedicationResolver
 ) -> tuple[tuple[Coding, ...], str | None]:
     """Codings and text from medicationCodeableConcept or the resolved medicationReference."""
     concept = resource.get("medicationCodeableConcept")
@@ -361,7 +361,7 @@ def medication_concept(
 
 
 def parse_observation(
-    resource: Mapping[str, Any], full_url: str | None = None,
+    resource: dict[str, Any], full_url: str | None = None,
     codings: tuple[Coding, ...] | None = None, text: str | None = None,
 ) -> Observation | None:
     """An Observation with its date, value and reference range; None when cancelled or e-i-e.
@@ -398,7 +398,7 @@ def parse_observation(
 
 
 def parse_draft_order(
-    resource: Mapping[str, Any], selections: frozenset[str], resolve: MedicationResolver,
+    resource: dict[str, Any], selections: frozenset[str], resolve: MedicationResolver,
     full_url: str | None = None,
 ) -> DraftOrder:
     """One resource of context.draftOrders; `selected` when its reference is in selections."""

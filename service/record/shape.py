@@ -22,7 +22,6 @@ The policy (issue 3, security fuzzing):
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from typing import Any, TypeGuard
 
 RESOURCE_TYPE = re.compile(r"^[A-Z][A-Za-z]{1,63}$")
@@ -37,10 +36,10 @@ class MalformedData(ValueError):
         self.detail = detail
 
 
-def is_mapping(value: Any) -> TypeGuard[Mapping[str, Any]]:
-    """`isinstance(value, Mapping)` with the JSON case (a dict) checked first: the ABC check
+def is_mapping(value: Any) -> TypeGuard[dict[str, Any]]:
+    """`isinstance(value, dict)` with the JSON case (a dict) checked first: the ABC check
     costs several times more and runs for every element of every resource."""
-    return type(value) is dict or (value is not None and isinstance(value, Mapping))
+    return type(value) is dict or (value is not None and isinstance(value, dict))
 
 
 def type_name(value: Any) -> str:
@@ -48,7 +47,7 @@ def type_name(value: Any) -> str:
     return value if isinstance(value, str) and RESOURCE_TYPE.match(value) else "resource"
 
 
-def resource_problem(resource: Mapping[str, Any]) -> str | None:
+def resource_problem(resource: dict[str, Any]) -> str | None:
     """What is wrong with a resource's header (type, id, subject/patient), or None."""
     resource_type = resource.get("resourceType")
     if not ((isinstance(resource_type, str) and resource_type in _VALID_TYPES)
@@ -89,7 +88,7 @@ def check_resource(resource: Any) -> dict[str, Any]:
     return resource
 
 
-def bundle_entries(bundle: Mapping[str, Any]) -> list[dict[str, Any]]:
+def bundle_entries(bundle: dict[str, Any]) -> list[dict[str, Any]]:
     """Entries with a resource, each checked; OperationOutcome entries (search.mode outcome)
     dropped; entries without `resource` skipped; a non-string fullUrl removed.
 
@@ -114,7 +113,7 @@ def bundle_entries(bundle: Mapping[str, Any]) -> list[dict[str, Any]]:
     return kept
 
 
-def next_link_of(bundle: Mapping[str, Any]) -> str | None:
+def next_link_of(bundle: dict[str, Any]) -> str | None:
     """Bundle.link[relation=next].url, if any.
 
     A `link` that is not a list, or a next link without a string url, raises MalformedData:
@@ -125,7 +124,7 @@ def next_link_of(bundle: Mapping[str, Any]) -> str | None:
     if not isinstance(links, list):
         raise MalformedData("a Bundle whose link is not a list")
     for link in links:
-        if isinstance(link, Mapping) and link.get("relation") == "next":
+        if isinstance(link, dict) and link.get("relation") == "next":
             url = link.get("url")
             if not isinstance(url, str) or not url:
                 raise MalformedData("a Bundle next link without a URL")
