@@ -12,7 +12,16 @@ from service.record.model import DateRange, DateSource
 
 def iso(day: date) -> str:
     """Dates on cards are ISO: 2026-02-10."""
-    return day.isoformat()
+    text = _ISO_TEXTS.get(day)
+    if text is None:
+        text = day.isoformat()  # ~2,000 instructions (a format string parsed each time)
+        if len(_ISO_TEXTS) < _ISO_TEXTS_LIMIT:
+            _ISO_TEXTS[day] = text
+    return text
+
+
+_ISO_TEXTS: dict[date, str] = {}  # days are few (20,000 is 55 years of them): remembered
+_ISO_TEXTS_LIMIT = 20_000
 
 
 def when_text(when: DateRange | None) -> str:
