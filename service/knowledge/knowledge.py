@@ -371,9 +371,9 @@ class Knowledge:
     def match_fracture(self, codings: Iterable[Coding]) -> FractureMatch | None:
         """The fragility-fracture site of the first fracture coding, or None."""
         for coding in codings:
-            if coding in self._fracture_memo:
+            try:  # one lookup when remembered
                 match = self._fracture_memo[coding]
-            else:
+            except KeyError:
                 match = self._fracture_of(coding)
                 _remember(self._fracture_memo, coding, match)
             if match is not None:
@@ -451,8 +451,10 @@ class Knowledge:
     ) -> ObservationMatch | None:
         """The observation kind of a result: LOINC, then local code, then text; None if rejected."""
         key = (tuple(codings), text)
-        if key in self._observation_memo:
+        try:  # one lookup when remembered (hashing the key is most of the cost of a call)
             return self._observation_memo[key]
+        except KeyError:
+            pass
         match = self._lookup_observation(*key)
         _remember(self._observation_memo, key, match)
         return match
