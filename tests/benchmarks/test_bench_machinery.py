@@ -138,3 +138,19 @@ def test_compare_builds_copies_a_revision_from_git(tmp_path: Path) -> None:
     assert compare_builds.build_seen_by(copy) == "interpreted"
     with pytest.raises(subprocess.CalledProcessError):
         compare_builds.revision_copy("no-such-revision", tmp_path / "none", compile_modules=False)
+
+
+def test_instruction_counts_are_read_from_callgrind_and_the_counted_program_runs() -> None:
+    """`benchmarks/instructions.py`: its parsing, and its measured program (the part callgrind
+    runs) answering real hook calls (the callgrind run itself takes minutes: by hand only)."""
+    from benchmarks.instructions import instructions_per_call
+
+    output = "==4242== Events    : Ir\n==4242== Collected : 1340979457\n==4242==\n"
+    assert instructions_per_call(output, 200) == pytest.approx(6_704_897.285)
+    with pytest.raises(ValueError, match="Collected"):
+        instructions_per_call("==4242== I   refs: 12\n", 1)
+    for extra in ([], ["--baseline"]):
+        result = subprocess.run(
+            [sys.executable, "benchmarks/instructions.py", "--inner", "--calls", "2", *extra],
+            cwd=ROOT, capture_output=True, text=True, timeout=300, check=False)
+        assert result.returncode == 0, result.stderr[-2000:]

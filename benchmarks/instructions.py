@@ -1,0 +1,113 @@
+"""Instructions per hook call, counted by callgrind: a figure that does not move with the machine's
+load, for changes too small for a wall-clock A/B to see (docs/performance.md, round 8).
+
+    .venv/bin/python benchmarks/instructions.py [--scenario order-select-50] [--calls 200]
+    .venv/bin/python benchmarks/instructions.py --baseline     # the bare Flask app, same client
+
+The service (development profile, this checkout's build, access lines at INFO as `osteocds
+serve` writes them, to /dev/null here) or the baseline app answers the scenario's body through
+the Flask test client: 100 warm-up calls, the serve command's garbage
+collector settings, then `--calls` calls counted. Only those are counted: they are made through
+`itertools.starmap`, and callgrind collects inside `starmap_next` alone. Needs valgrind (Debian
+package); about a minute of start-up under callgrind plus ~0.3 s a call.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import itertools
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+WARM_UP_CALLS = 100
+_COLLECTED = re.compile(r"Collected : (\d+)")
+
+
+def instructions_per_call(valgrind_output: str, calls: int) -> float:
+    """Callgrind's collected instruction count divided by the calls counted."""
+    match = _COLLECTED.search(valgrind_output)
+    if match is None:
+        raise ValueError("no 'Collected :' line in callgrind's output")
+    return int(match.group(1)) / calls
+
+
+def run_calls(scenario_name: str, calls: int, baseline: bool) -> None:
+    """The measured program: warm up, then `calls` calls through itertools.starmap."""
+    from benchmarks import bodies
+    from benchmarks.run import SERVICE_PATH
+    from service.app import create_app
+    from service.commands.serve import tune_garbage_collector
+    from service.config import Profile, Settings
+    from service.protocol.logging import configure_logging
+
+    sys.stderr = open(os.devnull, "w")  # noqa: SIM115 (the access lines, as `serve` logs them)
+    configure_logging("INFO")
+    workdir = Path(tempfile.mkdtemp(prefix="osteocds-instructions-"))
+    try:
+        scenario = next(s for s in bodies.write_bodies(workdir) if s.name == scenario_name)
+        body = scenario.body_file.read_bytes()
+        if baseline:
+            sys.path.insert(0, str(ROOT / "benchmarks"))
+            from baseline_app import app
+        else:
+            app = create_app(Settings(profile=Profile.DEVELOPMENT, data_dir=workdir))
+        client = app.test_client()
+        path = SERVICE_PATH[scenario.hook]
+
+        def call() -> None:
+            response = client.post(path, data=body, content_type="application/json")
+            if response.status_code != 200:
+                raise SystemExit(f"HTTP {response.status_code}: {response.get_data()[:200]!r}")
+
+        for _ in range(WARM_UP_CALLS):
+            call()
+        tune_garbage_collector()
+        collections.deque(itertools.starmap(call, itertools.repeat((), calls)), maxlen=0)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scenario", default="order-select-50",
+                        choices=["patient-view-50", "order-select-50", "patient-view-500"])
+    parser.add_argument("--calls", type=int, default=200)
+    parser.add_argument("--baseline", action="store_true", help="the bare Flask app instead")
+    parser.add_argument("--inner", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.inner:
+        run_calls(args.scenario, args.calls, args.baseline)
+        return 0
+    if shutil.which("valgrind") is None:
+        print("valgrind is not installed (apt-get install valgrind)", file=sys.stderr)
+        return 2
+    command = [
+        "valgrind", "--tool=callgrind", "--collect-atstart=no", "--toggle-collect=starmap_next",
+        "--callgrind-out-file=/dev/null", sys.executable, __file__, "--inner",
+        "--scenario", args.scenario, "--calls", str(args.calls),
+        *(["--baseline"] if args.baseline else []),
+    ]
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        print(result.stdout[-2000:] + result.stderr[-2000:], file=sys.stderr)
+        return result.returncode
+    from service.compiled import build_description
+
+    per_call = instructions_per_call(result.stderr, args.calls)
+    who = "baseline" if args.baseline else f"service ({build_description()})"
+    print(f"{args.scenario}, {who}: {per_call / 1e6:.3f} M instructions a call "
+          f"({args.calls} calls counted)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
