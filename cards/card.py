@@ -23,12 +23,7 @@ def fit_summary(summary: str) -> str:
 def prune(value: Any) -> Any:
     """Drop None, empty strings, empty lists and empty objects, recursively (tuples become
     lists)."""
-    kind = type(value)
-    if kind is dict:
-        return _prune_dict(value)
-    if kind is list or kind is tuple:
-        return _prune_list(value)
-    if isinstance(value, dict):  # a subclass: rare, the same walk
+    if isinstance(value, dict):
         return _prune_dict(value)
     if isinstance(value, list | tuple):
         return _prune_list(value)
@@ -39,54 +34,43 @@ def prune(value: Any) -> Any:
 # of plain dicts, lists and strings), `isinstance` only for what is left: ~2.5x faster than
 # `isinstance` against a tuple of types for every value (a card with two order suggestions is
 # ~60 nested containers).
+_DROPPED = object()  # what `_kept` answers for a value that is dropped
+
+
 def _prune_dict(value: dict[Any, Any]) -> dict[Any, Any]:
     kept: dict[Any, Any] = {}
     for key, item in value.items():
-        kind = type(item)
-        if kind is str:
-            if not item:
-                continue
-        elif kind is dict:
-            item = _prune_dict(item)
-            if not item:
-                continue
-        elif kind is list or kind is tuple:
-            item = _prune_list(item)
-            if not item:
-                continue
-        elif item is None:
-            continue
-        elif isinstance(item, dict | list | tuple | str):
-            item = prune(item)
-            if not item:
-                continue
-        kept[key] = item
+        item = _kept(item)
+        if item is not _DROPPED:
+            kept[key] = item
     return kept
 
 
 def _prune_list(value: list[Any] | tuple[Any, ...]) -> list[Any]:
     kept: list[Any] = []
     for item in value:
-        kind = type(item)
-        if kind is str:
-            if not item:
-                continue
-        elif kind is dict:
-            item = _prune_dict(item)
-            if not item:
-                continue
-        elif kind is list or kind is tuple:
-            item = _prune_list(item)
-            if not item:
-                continue
-        elif item is None:
-            continue
-        elif isinstance(item, dict | list | tuple | str):
-            item = prune(item)
-            if not item:
-                continue
-        kept.append(item)
+        item = _kept(item)
+        if item is not _DROPPED:
+            kept.append(item)
     return kept
+
+
+def _kept(item: Any) -> Any:
+    """`item` pruned, or `_DROPPED` when it is None or nothing is left of it."""
+    kind = type(item)
+    if kind is str:
+        return item if item else _DROPPED
+    if kind is dict:
+        item = _prune_dict(item)
+    elif kind is list or kind is tuple:
+        item = _prune_list(item)
+    elif item is None:
+        return _DROPPED
+    elif isinstance(item, dict | list | tuple | str):
+        item = prune(item)
+    else:
+        return item  # numbers and booleans stay, 0 and False included
+    return item if item else _DROPPED
 
 
 def create_action(description: str, resource: dict[str, Any]) -> dict[str, Any]:
