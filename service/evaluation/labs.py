@@ -21,7 +21,7 @@ USABLE_STATUSES = frozenset({"final", "amended", "corrected", "preliminary", "re
 
 
 @dataclass(frozen=True, slots=True)
-class _ObservationIndex:
+class _RecordIndex:
     """Every usable observation of one record matched once, grouped by kind, newest first; and
     the value sets of each of its conditions, looked up once."""
 
@@ -31,7 +31,7 @@ class _ObservationIndex:
     condition_sets: tuple[tuple[Condition, Mapping[str, CodeMatch]], ...]
 
 
-_INDEX: ContextVar[_ObservationIndex | None] = ContextVar("observation_index", default=None)
+_INDEX: ContextVar[_RecordIndex | None] = ContextVar("record_index", default=None)
 
 
 @contextmanager
@@ -42,7 +42,7 @@ def indexed_observations(record: PatientRecord, knowledge: Knowledge) -> Iterato
     by_kind: dict[str, list[Result]] = {}
     for result in _matching(record, knowledge, None):
         by_kind.setdefault(result.kind, []).append(result)
-    index = _ObservationIndex(
+    index = _RecordIndex(
         record, knowledge, {kind: tuple(_newest_first(found)) for kind, found in by_kind.items()},
         _condition_sets(record, knowledge))
     token = _INDEX.set(index)
