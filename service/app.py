@@ -22,6 +22,7 @@ from service.protocol import validation
 from service.protocol.auth import install_security
 from service.protocol.cors import install_cors
 from service.protocol.errors import register_error_handlers
+from service.protocol.flask_app import ServiceFlask
 from service.protocol.json_provider import OrjsonProvider
 from service.protocol.metrics import install_metrics
 from service.protocol.routes import blueprint, health
@@ -50,7 +51,7 @@ def create_app(
     store.migrate()
     store.close()  # reconnect lazily: no connection crosses a gunicorn fork
 
-    app = Flask(__name__)
+    app = ServiceFlask(__name__)
     app.json = OrjsonProvider(app)
     # One byte of slack: a streamed (chunked) body is cut at this length, so reading
     # max_body_bytes + 1 bytes is how the body reader tells "too large" apart (413).
