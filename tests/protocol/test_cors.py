@@ -90,3 +90,20 @@ def test_origin_joins_a_vary_header_once() -> None:
         _vary_on_origin(response)
         _vary_on_origin(response)
         assert response.headers.getlist("Vary") == [after]
+
+
+def test_origin_joins_several_vary_headers_without_losing_one() -> None:
+    from flask import Response
+
+    from service.protocol.cors import _vary_on_origin
+
+    response = Response()
+    response.headers.add("Vary", "Accept-Encoding")
+    response.headers.add("Vary", "Accept-Language")
+    _vary_on_origin(response)
+    assert response.headers.getlist("Vary") == ["Accept-Encoding, Accept-Language, Origin"]
+    already = Response()
+    already.headers.add("Vary", "Accept-Encoding")
+    already.headers.add("Vary", "Origin")
+    _vary_on_origin(already)
+    assert already.headers.getlist("Vary") == ["Accept-Encoding", "Origin"]
