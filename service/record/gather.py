@@ -21,7 +21,7 @@ not a parseable URL (bad port or host) is 400 naming `fhirServer`. No error echo
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Protocol
@@ -106,8 +106,9 @@ def gather_record(
     client = _client_if_possible(request, settings, fhir_client_factory)
     _count_sources(states, fetching=client is not None)
     _complete(states, templates, patient_id, client, deadline)
+    references = _PatientReferences(patient_id, request.get("fhirServer"))
     for key, state in states.items():
-        _check_subjects(key, state.entries, patient_id, request.get("fhirServer"))
+        _check_subjects(key, state.entries, references)
     return _build(states, context, patient_id, client, deadline, interest)
 
 
@@ -264,11 +265,11 @@ def _apply(state: _KeyState, key: str, result: FetchResult) -> str | None:
 _NO_SUBJECT_TYPES = frozenset({"Medication", "OperationOutcome"})
 
 
-def _check_subjects(key: str, entries: Iterable[dict[str, Any]], patient_id: str,
-                    fhir_server: Any) -> None:
+def _check_subjects(key: str, entries: list[dict[str, Any]],
+                    references: _PatientReferences) -> None:
     for entry in entries:
         resource: dict[str, Any] = entry["resource"]
-        if not belongs_to_patient(resource, patient_id, fhir_server):
+        if not _belongs(resource, references):
             raise ForeignPatientData(
                 f"prefetch/FHIR data for {key} holds a {type_name(resource.get('resourceType'))} "
                 "of another patient than context.patientId", field=f"prefetch.{key}")
@@ -276,29 +277,48 @@ def _check_subjects(key: str, entries: Iterable[dict[str, Any]], patient_id: str
 
 def belongs_to_patient(resource: dict[str, Any], patient_id: str, fhir_server: Any) -> bool:
     """True when the resource is the context patient or refers to it as subject/patient."""
+    return _belongs(resource, _PatientReferences(patient_id, fhir_server))
+
+
+class _PatientReferences:
+    """How a resource may refer to the context patient: `Patient/<id>`, or the absolute URL on
+    `fhirServer`, either one optionally followed by `/_history/<version>`. Built once per
+    request, not once per resource (a plain class: a frozen dataclass costs mypyc a
+    `setattr` call per field)."""
+
+    def __init__(self, patient_id: str, fhir_server: Any) -> None:
+        self.patient_id = patient_id
+        self.relative = f"Patient/{patient_id}"
+        self.absolute: str | None = (
+            f"{fhir_server.rstrip('/')}/{self.relative}"
+            if isinstance(fhir_server, str) and fhir_server else None)
+
+    def matches(self, reference: str) -> bool:
+        if _is_reference_to(reference, self.relative):
+            return True
+        return self.absolute is not None and _is_reference_to(reference, self.absolute)
+
+
+def _is_reference_to(reference: str, target: str) -> bool:
+    """`reference` is `target` or `target/_history/...`."""
+    if not reference.startswith(target):
+        return False
+    return len(reference) == len(target) or reference.startswith("/_history/", len(target))
+
+
+def _belongs(resource: dict[str, Any], references: _PatientReferences) -> bool:
     resource_type = resource.get("resourceType")
     if not isinstance(resource_type, str):
         return False
     if resource_type in _NO_SUBJECT_TYPES:
         return True
     if resource_type == "Patient":
-        return resource.get("id") == patient_id
+        return resource.get("id") == references.patient_id
     for element in ("subject", "patient"):
         reference = resource.get(element)
         if is_mapping(reference) and "reference" in reference:
-            return _is_patient_reference(reference.get("reference"), patient_id, fhir_server)
-    return False
-
-
-def _is_patient_reference(reference: Any, patient_id: str, fhir_server: Any) -> bool:
-    if not isinstance(reference, str):
-        return False
-    relative = f"Patient/{patient_id}"
-    if reference == relative or reference.startswith(relative + "/_history/"):
-        return True
-    if isinstance(fhir_server, str) and fhir_server:
-        absolute = f"{fhir_server.rstrip('/')}/{relative}"
-        return reference == absolute or reference.startswith(absolute + "/_history/")
+            target = reference.get("reference")
+            return isinstance(target, str) and references.matches(target)
     return False
 
 
