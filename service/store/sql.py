@@ -32,6 +32,8 @@ from service.store.model import (
 )
 
 MIGRATIONS_PACKAGE = "service.store.migrations"
+# 800 parameters a statement: within the 999 of SQLite builds before 3.32 and PostgreSQL's 65,535.
+ISSUED_ROWS_PER_STATEMENT = 200
 _MIGRATION_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.([a-z]+)\.sql$")
 
 _FEEDBACK_COLUMNS = (
@@ -98,6 +100,7 @@ class SqlStore(Store):
         self._local = threading.local()
         self._connections: list[Any] = []
         self._connections_lock = threading.Lock()
+        self._issued_inserts: dict[int, str] = {}
         self.issued_cards = IssuedCardQueue(self._insert_issued_rows,
                                             period=issued_cards_flush_seconds)
 
@@ -347,22 +350,37 @@ class SqlStore(Store):
         return self.issued_cards.flush()
 
     def _insert_issued_rows(self, rows: Sequence[IssuedRow]) -> int:
-        """One transaction, without an fsync in SQLite (`_relaxed_connection`)."""
+        """One transaction, without an fsync in SQLite (`_relaxed_connection`), of multi-row
+        INSERTs: `ISSUED_ROWS_PER_STATEMENT` rows a statement, so a second's rows cost a few
+        statements instead of one each (SQLite releases the GIL around every statement: each
+        was a hand-off between the worker's threads; docs/performance.md, "Round 9")."""
         if not rows:
             return 0
-        statement = self._sql(
-            "INSERT INTO issued_cards (card_uuid, topic, service_id, issued_at)"
-            " VALUES (%s, %s, %s, %s) ON CONFLICT (card_uuid) DO NOTHING"
-        )
 
         def insert(cursor: Any) -> int:
             added = 0
-            for card_uuid, topic, service, issued in rows:
-                cursor.execute(statement, (card_uuid, topic, service, self._ts_in(issued)))
+            for start in range(0, len(rows), ISSUED_ROWS_PER_STATEMENT):
+                chunk = rows[start:start + ISSUED_ROWS_PER_STATEMENT]
+                params: list[Any] = []
+                for card_uuid, topic, service, issued in chunk:
+                    params += (card_uuid, topic, service, self._ts_in(issued))
+                cursor.execute(self._issued_insert(len(chunk)), params)
                 added += max(cursor.rowcount, 0)
             return added
 
         return self._write(insert, relaxed=True)
+
+    def _issued_insert(self, row_count: int) -> str:
+        """The INSERT of `row_count` issued-card rows (a duplicate uuid is skipped, not an error,
+        within one statement too), in this backend's placeholders; remembered per count."""
+        statement = self._issued_inserts.get(row_count)
+        if statement is None:
+            values = ", ".join(["(%s, %s, %s, %s)"] * row_count)  # placeholders only
+            statement = self._sql(
+                "INSERT INTO issued_cards (card_uuid, topic, service_id, issued_at)"  # noqa: S608
+                f" VALUES {values} ON CONFLICT (card_uuid) DO NOTHING")
+            self._issued_inserts[row_count] = statement
+        return statement
 
     def iter_issued_cards(
         self, *, since: datetime | None = None, until: datetime | None = None

@@ -178,6 +178,25 @@ def test_issued_cards_are_deduplicated(store: Store) -> None:
         ("c1", None, "svc"), ("c2", "t", "svc")]
 
 
+def test_more_issued_rows_than_one_statement_holds_land_once_each(store: Store) -> None:
+    """Rows go in several multi-row INSERTs (`ISSUED_ROWS_PER_STATEMENT` each): every row lands
+    with its own values, and a uuid seen before, or twice in one statement, is counted once."""
+    from service.store.sql import ISSUED_ROWS_PER_STATEMENT
+
+    total = 2 * ISSUED_ROWS_PER_STATEMENT + 7
+    base = datetime(2026, 11, 23, 6, 0, tzinfo=UTC)
+    rows = [(f"u{n:04d}", f"topic-{n % 3}", f"svc-{n % 2}", base + timedelta(seconds=n))
+            for n in range(total)]
+    assert store._insert_issued_rows(rows[:5]) == 5
+    repeated = rows[3:5] + rows[5:] + [rows[9], rows[ISSUED_ROWS_PER_STATEMENT + 1]]
+    assert store._insert_issued_rows(repeated) == total - 5
+    issued = {card.card_uuid: card for card in store.iter_issued_cards()}
+    assert len(issued) == total
+    for card_uuid, topic, service_id, issued_at in rows:
+        card = issued[card_uuid]
+        assert (card.topic, card.service_id, card.issued_at) == (topic, service_id, issued_at)
+
+
 def test_remember_jti_detects_replays_and_purges_expired(store: Store) -> None:
     later = datetime.now(UTC) + timedelta(minutes=5)
     assert store.remember_jti("https://ehr.example", "jti-1", later) is True
