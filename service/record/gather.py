@@ -288,22 +288,15 @@ class _PatientReferences:
 
     def __init__(self, patient_id: str, fhir_server: Any) -> None:
         self.patient_id = patient_id
-        self.relative = f"Patient/{patient_id}"
-        self.absolute: str | None = (
-            f"{fhir_server.rstrip('/')}/{self.relative}"
-            if isinstance(fhir_server, str) and fhir_server else None)
+        relative = f"Patient/{patient_id}"
+        forms = [relative]
+        if isinstance(fhir_server, str) and fhir_server:
+            forms.append(f"{fhir_server.rstrip('/')}/{relative}")
+        self.forms = tuple(forms)
+        self.versioned_forms = tuple(f"{form}/_history/" for form in forms)
 
     def matches(self, reference: str) -> bool:
-        if _is_reference_to(reference, self.relative):
-            return True
-        return self.absolute is not None and _is_reference_to(reference, self.absolute)
-
-
-def _is_reference_to(reference: str, target: str) -> bool:
-    """`reference` is `target` or `target/_history/...`."""
-    if not reference.startswith(target):
-        return False
-    return len(reference) == len(target) or reference.startswith("/_history/", len(target))
+        return reference in self.forms or reference.startswith(self.versioned_forms)
 
 
 def _belongs(resource: dict[str, Any], references: _PatientReferences) -> bool:
