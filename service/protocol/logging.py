@@ -80,9 +80,13 @@ class RequestContextFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         if has_request_context():
-            record.request_id = g.get("request_id")
-            record.hook_instance = g.get("hook_instance")
+            record.__dict__.update(_request_context_fields())
         return True
+
+
+def _request_context_fields() -> dict[str, Any]:
+    """What every line of a request carries (inside a request context)."""
+    return {"request_id": g.get("request_id"), "hook_instance": g.get("hook_instance")}
 
 
 class JsonFormatter(logging.Formatter):
@@ -133,7 +137,8 @@ def render_entry(entry: dict[str, Any]) -> str:
 
 
 _RECORD_FIELDS = ("request_id", "hook_instance", *_EXTRA_FIELDS)
-# The filters `configure_logging` gives its handler, in order (what `_sole_json_handler` expects).
+# The filters `configure_logging` gives its handler, in order (`_configured_as_installed` checks
+# for exactly these).
 _JSON_HANDLER_FILTERS = (RequestContextFilter, RedactionFilter)
 
 
@@ -152,8 +157,8 @@ def configure_logging(level: str = "INFO") -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.set_name(HANDLER_NAME)
     handler.setFormatter(JsonFormatter())
-    handler.addFilter(RequestContextFilter())
-    handler.addFilter(RedactionFilter())
+    for kind in _JSON_HANDLER_FILTERS:
+        handler.addFilter(kind())
     root.addHandler(handler)
     root.setLevel(level.upper())
 
@@ -188,11 +193,11 @@ def _finish_request(response: Response) -> Response:
     if request_id:
         response.headers["X-Request-Id"] = request_id
     if _ACCESS_LOG.isEnabledFor(logging.INFO):
-        _log_access(request_id, response.status_code)
+        _log_access(response.status_code)
     return response
 
 
-def _log_access(request_id: str | None, status: int) -> None:
+def _log_access(status: int) -> None:
     """The request's access line: written straight to the service's JSON handler when that
     handler alone would write it, through `logging` otherwise (other handlers, filters)."""
     seconds = request_seconds()
@@ -203,8 +208,7 @@ def _log_access(request_id: str | None, status: int) -> None:
     if handler is None:
         _ACCESS_LOG.info("%s %s %s", method, path, status, extra=fields)
         return
-    # What `RequestContextFilter` adds to every record of a request.
-    fields.update(request_id=request_id, hook_instance=g.get("hook_instance"))
+    fields.update(_request_context_fields())  # as `RequestContextFilter` adds them
     _write_access_line(handler, f"{method} {path} {status}", fields)
 
 
