@@ -135,6 +135,7 @@ class LoadResult:
     p50_ms: float
     p99_ms: float
     cpu_ms_per_request: float
+    round: int = 1  # which of a run's alternating turns (`run.py --rounds`)
 
 
 _UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}
@@ -168,6 +169,7 @@ def run_wrk(
     concurrency: int,
     seconds: float,
     tokens_file: Path | None = None,
+    round_number: int = 1,
 ) -> LoadResult:
     """Drive `server` with wrk at `concurrency` connections; CPU measured over its process tree."""
     threads = min(concurrency, 2)
@@ -192,4 +194,5 @@ def run_wrk(
         p50_ms=p50,
         p99_ms=p99,
         cpu_ms_per_request=1000 * cpu_used / max(total, 1),
+        round=round_number,
     )

@@ -1,11 +1,14 @@
 """`make bench`: the service against a bare Flask baseline, in the same run, on loopback.
 
 Both run under gunicorn with the same worker settings; wrk drives them alternately at each
-concurrency; the report gives req/s, p50, p99 and server CPU ms per request for each, and the
-ratios service / baseline. Figures from one machine are only comparable within one run.
+concurrency, `--rounds` times (the order swapped every round); the report gives, per server, the
+medians over the rounds of req/s, p50, p99 and server CPU ms per request, the ratios service /
+baseline (each round against the baseline of the same round, then the median), and ends with
+issue 8's targets judged from those medians (`benchmarks/targets.py`). Figures from one machine
+are only comparable within one run.
 
-    python benchmarks/run.py [--seconds 10] [--concurrency 1 8 32] [--workers 2] [--threads 4]
-                             [--skip-jwt] [--skip-fhir] [--json results.json]
+    python benchmarks/run.py [--seconds 5] [--rounds 4] [--concurrency 1 8 32] [--workers 2]
+                             [--threads 4] [--skip-jwt] [--skip-fhir] [--json results.json]
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks import bodies, jwt_load
 from benchmarks.harness import LoadResult, Server, free_port, resident_mb, run_wrk
+from benchmarks.targets import check_targets, format_checks, median, round_ratios, spread
 from service.compiled import build_description
 
 SERVICE_PATH = {
@@ -52,35 +56,53 @@ def osteocds_server(workers: int, threads: int, extra_env: dict[str, str] | None
     return Server("osteocds", argv, extra_env or {}, port)
 
 
+def _grouped(results: list[LoadResult]) -> dict[tuple[str, int, str], list[LoadResult]]:
+    groups: dict[tuple[str, int, str], list[LoadResult]] = {}
+    for result in results:
+        groups.setdefault((result.scenario, result.concurrency, result.server), []).append(result)
+    return groups
+
+
 def print_table(results: list[LoadResult]) -> None:
+    """Per scenario, concurrency and server: medians over the rounds, and the rounds' range of
+    req/s."""
     header = f"{'scenario':<28}{'c':>4}  {'server':<10}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}"
-    print(header + f"{'cpu ms/req':>12}{'errors':>8}")
-    for r in results:
+    print(header + f"{'cpu ms/req':>12}{'errors':>8}  req/s over the rounds")
+    for (scenario, concurrency, server), rounds in _grouped(results).items():
+        rates = [r.requests_per_second for r in rounds]
         print(
-            f"{r.scenario:<28}{r.concurrency:>4}  {r.server:<10}{r.requests_per_second:>9.0f}"
-            f"{r.p50_ms:>9.2f}{r.p99_ms:>9.2f}{r.cpu_ms_per_request:>12.2f}{r.errors:>8}"
+            f"{scenario:<28}{concurrency:>4}  {server:<10}{median(rates):>9.0f}"
+            f"{median(r.p50_ms for r in rounds):>9.2f}{median(r.p99_ms for r in rounds):>9.2f}"
+            f"{median(r.cpu_ms_per_request for r in rounds):>12.2f}"
+            f"{sum(r.errors for r in rounds):>8}  {min(rates):.0f}-{max(rates):.0f}"
         )
 
 
 def print_ratios(results: list[LoadResult]) -> list[dict[str, object]]:
-    """Service / baseline for each (scenario, concurrency) pair measured in this run."""
-    by_key = {(r.scenario, r.concurrency, r.server): r for r in results}
+    """Service / baseline for each (scenario, concurrency) pair of this run: each round against
+    the baseline of the same round, then the median over the rounds."""
+    as_dicts = [asdict(r) for r in results]
+    pairs = sorted({(r.scenario, r.concurrency) for r in results if r.server == "osteocds"})
     ratios = []
-    print(f"\n{'scenario':<28}{'c':>4}  {'throughput x':>13}{'p99 x':>8}{'cpu x':>8}")
-    for (scenario, concurrency, server), service in sorted(by_key.items()):
-        baseline = by_key.get((scenario, concurrency, "baseline"))
-        if server != "osteocds" or baseline is None:
+    print(f"\n{'scenario':<28}{'c':>4}  {'throughput x':>13}{'p99 x':>8}{'cpu x':>8}"
+          "  throughput x over the rounds")
+    for scenario, concurrency in pairs:
+        per_round = {field: round_ratios(as_dicts, scenario, concurrency, field)
+                     for field in ("requests_per_second", "p99_ms", "cpu_ms_per_request")}
+        if not per_round["requests_per_second"]:
             continue
         ratio = {
             "scenario": scenario,
             "concurrency": concurrency,
-            "throughput": service.requests_per_second / baseline.requests_per_second,
-            "p99": service.p99_ms / baseline.p99_ms,
-            "cpu": service.cpu_ms_per_request / baseline.cpu_ms_per_request,
+            "throughput": median(per_round["requests_per_second"]),
+            "p99": median(per_round["p99_ms"]),
+            "cpu": median(per_round["cpu_ms_per_request"]),
+            "throughput_rounds": per_round["requests_per_second"],
         }
         ratios.append(ratio)
         print(f"{scenario:<28}{concurrency:>4}  {ratio['throughput']:>13.2f}"
-              f"{ratio['p99']:>8.2f}{ratio['cpu']:>8.2f}")
+              f"{ratio['p99']:>8.2f}{ratio['cpu']:>8.2f}"
+              f"  {spread(per_round['requests_per_second'])}")
     return ratios
 
 
@@ -101,12 +123,15 @@ def prefetch_path(args: argparse.Namespace, workdir: Path) -> tuple[list[LoadRes
         }
         for scenario in scenarios:
             for concurrency in scenario.concurrencies(args.concurrency):
-                for server in (baseline, service):
-                    results.append(run_wrk(
-                        server, scenario=scenario.name, path=SERVICE_PATH[scenario.hook],
-                        body_file=scenario.body_file, concurrency=concurrency,
-                        seconds=args.seconds,
-                    ))
+                for number in range(1, args.rounds + 1):
+                    # the order swaps every round, so a drift of the machine favours neither
+                    order = (baseline, service) if number % 2 else (service, baseline)
+                    for server in order:
+                        results.append(run_wrk(
+                            server, scenario=scenario.name, path=SERVICE_PATH[scenario.hook],
+                            body_file=scenario.body_file, concurrency=concurrency,
+                            seconds=args.seconds, round_number=number,
+                        ))
         startup["service_worker_rss_mb"] = [round(resident_mb(p), 1) for p in service.worker_pids()]
         startup["baseline_worker_rss_mb"] = [
             round(resident_mb(p), 1) for p in baseline.worker_pids()
@@ -119,7 +144,9 @@ def prefetch_path(args: argparse.Namespace, workdir: Path) -> tuple[list[LoadRes
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--seconds", type=float, default=5.0, help="one wrk run (5)")
+    parser.add_argument("--rounds", type=int, default=4,
+                        help="alternating turns of each server per prefetch line (4)")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 32])
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=4)
@@ -131,6 +158,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="latency added to every FHIR server response (50)")
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args(argv)
+    if args.rounds < 1:
+        parser.error("--rounds must be at least 1")
 
     build = build_description()
     print(f"service build: {build} (make compile / make interpreted)")
@@ -154,6 +183,8 @@ def main(argv: list[str] | None = None) -> int:
 
             print("\n== FHIR path: no prefetch, real FHIR server with added latency ==")
             report["fhir"] = fhir_path.measure(args, workdir, osteocds_server)
+    print("\n== Targets (issue 8) ==")
+    print(format_checks(check_targets(report)))
     if args.json:
         args.json.write_text(json.dumps(report, indent=2))
     return 0

@@ -54,10 +54,11 @@ def test_a_short_bench_run_measures_both_servers(tmp_path: Path) -> None:
     dev_store = ROOT / "data" / "osteocds.sqlite3"
     before = _stat(dev_store)
     env = {key: value for key, value in os.environ.items() if key != "OSTEOCDS_DATA_DIR"}
-    subprocess.run(
-        [sys.executable, "benchmarks/run.py", "--seconds", "1", "--concurrency", "1",
-         "--workers", "1", "--threads", "2", "--skip-jwt", "--skip-fhir", "--json", str(report)],
-        cwd=ROOT, check=True, timeout=110, capture_output=True, env=env,
+    run = subprocess.run(
+        [sys.executable, "benchmarks/run.py", "--seconds", "1", "--rounds", "2",
+         "--concurrency", "1", "--workers", "1", "--threads", "2", "--skip-jwt", "--skip-fhir",
+         "--json", str(report)],
+        cwd=ROOT, check=True, timeout=150, capture_output=True, env=env, text=True,
     )
     assert _stat(dev_store) == before  # the run wrote its issued cards to its own store
     results = json.loads(report.read_text())
@@ -68,8 +69,19 @@ def test_a_short_bench_run_measures_both_servers(tmp_path: Path) -> None:
         assert result["requests"] > 0
         assert result["errors"] == 0, result  # every service answer was a 200
         assert result["cpu_ms_per_request"] > 0
+    rounds = {(r["scenario"], r["server"], r["round"]) for r in results["prefetch"]}
+    assert len(rounds) == len(results["prefetch"]) == 12  # 3 scenarios x 2 servers x 2 rounds
     assert {r["scenario"] for r in results["ratios"]} == {
         "patient-view-50", "order-select-50", "patient-view-500"}
+    for ratio in results["ratios"]:
+        assert len(ratio["throughput_rounds"]) == 2
+        assert min(ratio["throughput_rounds"]) <= ratio["throughput"] <= max(
+            ratio["throughput_rounds"])
+    # the run ends with the verdict: c = 8 was not run (not measured), the heavy patient was
+    verdicts = run.stdout.split("== Targets (issue 8) ==", 1)[1]
+    assert re.search(r"patient-view-50, c = 8: throughput .* not measured", verdicts)
+    assert re.search(r"patient-view-500, c = 1: p50 <= 40 ms +(met|NOT MET) ", verdicts)
+    assert re.search(r"\d+ of 3 measured targets met \(7 not measured\)", verdicts)
     assert results["startup"]["service_worker_rss_mb"]
     from service.compiled import build_description
 
