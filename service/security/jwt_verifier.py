@@ -93,14 +93,13 @@ class JwtVerifier:
         """Return the verified client, or raise TokenRejected."""
         if not token or len(token) > MAX_TOKEN_CHARS or token.count(".") != 2:
             raise TokenRejected("malformed")
-        header = self._checked_header(token)
-        issuer = self._issuers.get(_unverified_claims(token).get("iss"))
+        header, claims = _unverified_parts(token)
+        self._check_header(header)
+        issuer = self._issuers.get(claims.get("iss"))
         if issuer is None:
             raise TokenRejected("untrusted-issuer")
         key = self._resolve_key(issuer, header)
-        claims = self._decode(token, key, header["alg"])
-        if claims.get("iss") != issuer.iss:
-            raise TokenRejected("untrusted-issuer")
+        _check_signature(token, key, header["alg"])  # the claims read above are now trusted
         _check_audience(claims.get("aud"), audience)
         expires_at = self._check_times(claims)
         jti = claims.get("jti")
@@ -118,11 +117,7 @@ class JwtVerifier:
             subject=subject if isinstance(subject, str) else None,
         )
 
-    def _checked_header(self, token: str) -> dict[str, Any]:
-        try:
-            header = jwt.get_unverified_header(token)
-        except jwt.PyJWTError:
-            raise TokenRejected("malformed") from None
+    def _check_header(self, header: Mapping[str, Any]) -> None:
         if not isinstance(header.get("typ"), str) or header["typ"].upper() != "JWT":
             raise TokenRejected("bad-typ")
         if not isinstance(header.get("kid"), str) or not header["kid"]:
@@ -131,7 +126,6 @@ class JwtVerifier:
             raise TokenRejected("algorithm-not-allowed")
         if "jku" in header and not isinstance(header["jku"], str):
             raise TokenRejected("malformed")
-        return header
 
     def _resolve_key(self, issuer: IssuerConfig, header: Mapping[str, Any]) -> jwt.PyJWK:
         kid: str = header["kid"]
@@ -149,23 +143,6 @@ class JwtVerifier:
             if key is not None:
                 return key
         raise TokenRejected("unknown-key")
-
-    def _decode(self, token: str, key: jwt.PyJWK, alg: str) -> dict[str, Any]:
-        if not _key_fits_algorithm(key, alg):
-            raise TokenRejected("algorithm-key-mismatch")
-        try:
-            claims = jwt.decode(
-                token, key.key, algorithms=[alg],
-                options={"verify_exp": False, "verify_iat": False, "verify_nbf": False,
-                         "verify_aud": False, "verify_iss": False, "require": []},
-            )
-        except jwt.InvalidSignatureError:
-            raise TokenRejected("bad-signature") from None
-        except (jwt.PyJWTError, ValueError, TypeError):
-            raise TokenRejected("malformed") from None
-        if not isinstance(claims, dict):
-            raise TokenRejected("malformed")
-        return claims
 
     def _check_times(self, claims: Mapping[str, Any]) -> datetime:
         now, leeway = self._clock(), self._leeway
@@ -199,14 +176,34 @@ def _is_number(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
-def _unverified_claims(token: str) -> dict[str, Any]:
+_SIGNATURES = jwt.PyJWS()
+
+
+def _unverified_parts(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The token's header and claims, read once, before its signature is checked (the issuer
+    named in the claims says which key checks it): PyJWT's strict base64url and JSON parsing,
+    its header checks (`kid` a string, `crit` understood), the claims a JSON object."""
     try:
-        claims = jwt.decode(token, options={"verify_signature": False})
+        parts = jwt.decode_complete(token, options={"verify_signature": False})
     except (jwt.PyJWTError, ValueError, TypeError):
         raise TokenRejected("malformed") from None
-    if not isinstance(claims, dict):
+    header, claims = parts["header"], parts["payload"]
+    if not isinstance(header, dict) or not isinstance(claims, dict):
         raise TokenRejected("malformed")
-    return claims
+    return header, claims
+
+
+def _check_signature(token: str, key: jwt.PyJWK, alg: str) -> None:
+    """The signature of `token` checked with `key` for `alg` (PyJWT's JWS layer: the header and
+    payload were parsed by `_unverified_parts`, so they are not parsed again)."""
+    if not _key_fits_algorithm(key, alg):
+        raise TokenRejected("algorithm-key-mismatch")
+    try:
+        _SIGNATURES.decode_complete(token, key.key, algorithms=[alg])
+    except jwt.InvalidSignatureError:
+        raise TokenRejected("bad-signature") from None
+    except (jwt.PyJWTError, ValueError, TypeError):
+        raise TokenRejected("malformed") from None
 
 
 def _check_audience(aud: object, expected: str) -> None:

@@ -339,3 +339,37 @@ def test_spec_example_token_for_the_wrong_endpoint_is_refused() -> None:
     verifier = spec_verifier(lambda: FROZEN, max_lifetime=h.SPEC_EXP - h.SPEC_IAT)
     assert reason_of(verifier, h.SPEC_TOKEN, "https://cds.example.org/cds-services") == (
         "wrong-audience")
+
+
+# --- one parse of the token: the claims read before the signature are the signed ones ----------
+@pytest.mark.parametrize("alg", ["ES384", "RS384"])
+def test_claims_swapped_under_a_valid_signature_are_refused_and_never_remembered(
+        alg: str, es_key: h.SigningKey, rs_key: h.SigningKey) -> None:
+    """A well-formed payload with other claims (another jti, a longer lifetime) put in front of
+    another token's genuine signature: the verifier reads the claims before it checks the
+    signature, so the check must cover exactly those claims, and nothing may be remembered."""
+    key = es_key if alg == "ES384" else rs_key
+    store = h.MemoryReplayStore()
+    verifier = make_verifier(IssuerConfig(iss=h.ISS, jwks=key.jwks()), store=store)
+    header, _, signature = key.token().split(".")
+    _, forged_payload, _ = key.token({"jti": "forged", "exp": int(time.time()) + 3000}).split(".")
+    assert reason_of(verifier, f"{header}.{forged_payload}.{signature}") == "bad-signature"
+    assert store.seen == {}
+    verifier.verify(key.token(), AUD)  # the same verifier still accepts a genuine token
+    assert len(store.seen) == 1
+
+
+def test_a_critical_header_extension_it_does_not_understand_is_malformed(
+        es_key: h.SigningKey, verifier: JwtVerifier) -> None:
+    token = es_key.token(header={"crit": ["exp-ext"], "exp-ext": 1})
+    assert reason_of(verifier, token) == "malformed"
+
+
+def test_an_unencoded_payload_header_is_malformed(es_key: h.SigningKey,
+                                                  verifier: JwtVerifier) -> None:
+    """RFC 7797 `b64: false` needs a detached payload the service never takes."""
+    header = {"alg": "ES384", "typ": "JWT", "kid": es_key.kid, "b64": False, "crit": ["b64"]}
+    now = int(time.time())
+    payload = {"iss": h.ISS, "aud": AUD, "iat": now, "exp": now + 300, "jti": "u"}
+    token = h.unsigned_token(payload, header)[:-1] + h.b64url(b"x" * 96)
+    assert reason_of(verifier, token) == "malformed"
