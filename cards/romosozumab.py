@@ -171,12 +171,13 @@ def proposal(ctx: CardContext) -> dict[str, Any]:
         summary = wording.S_PROPOSAL_INSTEAD.format(drug=fmt.drug_name(weaker[0].drug))
     suggestions = []
     if ctx.allowed("romosozumab"):
-        suggestions.append(suggestion(wording.L_ORDER_ROMOSOZUMAB, [romosozumab_order_action(ctx)],
+        # one order for both suggestions: make_card's prune gives each suggestion its own copy
+        order = romosozumab_order_action(ctx)
+        suggestions.append(suggestion(wording.L_ORDER_ROMOSOZUMAB, [order],
                                       recommended=not weaker))
         if weaker:
             label = wording.L_REPLACE_WITH_ROMOSOZUMAB.format(drug=fmt.drug_name(weaker[0].drug))
-            suggestions.append(suggestion(label, [*remove_orders(weaker),
-                                                  romosozumab_order_action(ctx)]))
+            suggestions.append(suggestion(label, [*remove_orders(weaker), order]))
     sections = [
         criteria_section(ctx),
         exclusions_section(ctx),

@@ -93,6 +93,11 @@ def test_order_select_of_weaker_agent_offers_replacement_that_deletes_the_draft(
     assert [x["type"] for x in plain["actions"]] == ["create"]
     assert [x["type"] for x in replace["actions"]] == ["delete", "create"]
     assert replace["actions"][0]["resourceId"] == "MedicationRequest/draft-aln"
+    # the same order in both suggestions, each its own copy (an EHR may edit one in place)
+    ordered, replacing = plain["actions"][0]["resource"], replace["actions"][1]["resource"]
+    assert ordered == replacing
+    assert ordered is not replacing
+    assert ordered["dosageInstruction"] is not replacing["dosageInstruction"]
 
 
 def test_order_select_ignores_unselected_weaker_agent():
