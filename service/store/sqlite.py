@@ -2,8 +2,11 @@
 (NORMAL for issued-card and JWT replay rows, on a second connection per thread).
 
 Every write transaction runs in `BEGIN IMMEDIATE`, so concurrent writers (threads or gunicorn
-workers) queue on the busy timeout instead of failing, and a transaction that returned is on
-disk: feedback acknowledged with 200 survives `kill -9`. Issued-card rows are written behind the
+workers) queue instead of failing, and a transaction that returned is on disk: feedback
+acknowledged with 200 survives `kill -9`. They queue at the `WriterGate` (a lock per process and
+a `flock` of `<database>-writer.lock` across processes), which hands over at once, rather than
+in SQLite's busy handler, which sleeps milliseconds between attempts; the busy timeout stays as
+the backstop. Issued-card rows are written behind the
 hook calls, once a second per process (`service.store.issued`).
 
 WAL checkpoints run in a background thread per process (`WalCheckpointer`, every
@@ -28,8 +31,10 @@ from typing import Any
 from service.store.background import PeriodicThread
 from service.store.issued import ISSUED_CARDS_FLUSH_SECONDS
 from service.store.sql import SqlStore
+from service.store.writer_gate import WriterGate
 
 BUSY_TIMEOUT_MS = 10_000
+GATE_TIMEOUT_SECONDS = BUSY_TIMEOUT_MS / 2000  # then SQLite's busy timeout, as without the gate
 WAL_CHECKPOINT_SECONDS = 1.0  # the background checkpoint's period
 WAL_AUTOCHECKPOINT_PAGES = 10_000  # 40 MB of WAL (SQLite's default: 1,000): a backstop only
 IN_MEMORY = ":memory:"  # `sqlite:///:memory:`: one private database per connection (tests)
@@ -109,6 +114,9 @@ class SqliteStore(SqlStore):
         super().__init__(issued_cards_flush_seconds=issued_cards_flush_seconds)
         self.path = Path(path)
         self.checkpointer = WalCheckpointer(self.path, checkpoint_seconds)
+        # writers take turns here, not in SQLite's busy handler (an in-memory database has one
+        # connection: nothing to take turns with)
+        self.writer_gate = WriterGate(self.path) if str(self.path) != IN_MEMORY else None
         weakref.finalize(self, self.checkpointer.stop)
 
     def _connect(self) -> sqlite3.Connection:
@@ -132,6 +140,8 @@ class SqliteStore(SqlStore):
         thread (restarted on the next use)."""
         super().close()
         self.checkpointer.stop()
+        if self.writer_gate is not None:
+            self.writer_gate.close()
 
     def _relaxed_connection(self) -> sqlite3.Connection:
         """This thread's second connection, kept at synchronous=NORMAL for issued-card and JWT
@@ -145,14 +155,20 @@ class SqliteStore(SqlStore):
 
     @contextmanager
     def _transaction(self, connection: Any, *, write: bool) -> Iterator[sqlite3.Cursor]:
-        cursor = connection.cursor()
-        cursor.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+        gated = write and self.writer_gate is not None and self.writer_gate.acquire(
+            GATE_TIMEOUT_SECONDS)
         try:
-            yield cursor
-        except BaseException:
-            cursor.execute("ROLLBACK")
-            raise
-        cursor.execute("COMMIT")
+            cursor = connection.cursor()
+            cursor.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+            try:
+                yield cursor
+            except BaseException:
+                cursor.execute("ROLLBACK")
+                raise
+            cursor.execute("COMMIT")
+        finally:
+            if gated:
+                self.writer_gate.release()  # type: ignore[union-attr]
 
     def _lock_for_migrations(self, cursor: Any) -> None:
         """BEGIN IMMEDIATE already holds the database write lock."""
