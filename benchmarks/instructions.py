@@ -3,6 +3,7 @@ load, for changes too small for a wall-clock A/B to see (docs/performance.md, ro
 
     .venv/bin/python benchmarks/instructions.py [--scenario order-select-50] [--calls 200]
     .venv/bin/python benchmarks/instructions.py --baseline     # the bare Flask app, same client
+    .venv/bin/python benchmarks/instructions.py --jwt RS384    # production profile, JWT verified
 
 The service (development profile, this checkout's build, access lines at INFO as `osteocds
 serve` writes them, to /dev/null here) or the baseline app answers the scenario's body through
@@ -10,6 +11,10 @@ the Flask test client: 100 warm-up calls, the serve command's garbage
 collector settings, then `--calls` calls counted. Only those are counted: they are made through
 `itertools.starmap`, and callgrind collects inside `starmap_next` alone. Needs valgrind (Debian
 package); about a minute of start-up under callgrind plus ~0.3 s a call.
+
+`--jwt ES384|RS384`: the production profile instead, with one trusted issuer (inline JWKS, as
+`make bench`'s JWT part) and a fresh pre-minted token (unique `jti`) on every call, so the
+difference from the development profile's count is what verifying and remembering a token costs.
 """
 
 from __future__ import annotations
@@ -23,7 +28,9 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -40,7 +47,25 @@ def instructions_per_call(valgrind_output: str, calls: int) -> float:
     return int(match.group(1)) / calls
 
 
-def run_calls(scenario_name: str, calls: int, baseline: bool) -> None:
+BASE_URL = "http://127.0.0.1:8080"  # the audience the --jwt tokens are minted for
+
+
+def _production_app(workdir: Path, alg: str, audience: str, count: int) -> tuple[Any, list[str]]:
+    """The production profile trusting one issuer for `alg`, and `count` fresh tokens for it."""
+    from benchmarks import jwt_load
+    from service.app import create_app
+    from service.config import Profile, Settings
+
+    keys = {name: key for name, key in jwt_load.signing_keys().items() if name == alg}
+    issuers = jwt_load.issuers_file(workdir, keys)
+    key, jwk = keys[alg]
+    tokens = jwt_load.mint_tokens(alg, key, jwk, audience, count, workdir / "tokens.txt")
+    settings = Settings(profile=Profile.PRODUCTION, trusted_issuers_file=issuers,
+                        public_base_url=BASE_URL, data_dir=workdir / "data")
+    return create_app(settings), tokens.read_text().split()
+
+
+def run_calls(scenario_name: str, calls: int, baseline: bool, jwt_alg: str | None = None) -> None:
     """The measured program: warm up, then `calls` calls through itertools.starmap."""
     from benchmarks import bodies
     from benchmarks.run import SERVICE_PATH
@@ -55,16 +80,22 @@ def run_calls(scenario_name: str, calls: int, baseline: bool) -> None:
     try:
         scenario = next(s for s in bodies.write_bodies(workdir) if s.name == scenario_name)
         body = scenario.body_file.read_bytes()
+        path = SERVICE_PATH[scenario.hook]
+        headers: Iterator[dict[str, str]] = itertools.repeat({})
         if baseline:
             sys.path.insert(0, str(ROOT / "benchmarks"))
             from baseline_app import app
+        elif jwt_alg:
+            app, tokens = _production_app(workdir, jwt_alg, BASE_URL + path,
+                                          WARM_UP_CALLS + calls)
+            headers = iter([{"Authorization": f"Bearer {token}"} for token in tokens])
         else:
             app = create_app(Settings(profile=Profile.DEVELOPMENT, data_dir=workdir))
         client = app.test_client()
-        path = SERVICE_PATH[scenario.hook]
 
         def call() -> None:
-            response = client.post(path, data=body, content_type="application/json")
+            response = client.post(path, data=body, content_type="application/json",
+                                   base_url=BASE_URL, headers=next(headers))
             if response.status_code != 200:
                 raise SystemExit(f"HTTP {response.status_code}: {response.get_data()[:200]!r}")
 
@@ -81,11 +112,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scenario", default="order-select-50",
                         choices=["patient-view-50", "order-select-50", "patient-view-500"])
     parser.add_argument("--calls", type=int, default=200)
-    parser.add_argument("--baseline", action="store_true", help="the bare Flask app instead")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--baseline", action="store_true", help="the bare Flask app instead")
+    mode.add_argument("--jwt", choices=["ES384", "RS384"],
+                     help="the production profile, each call with a fresh token signed so")
     parser.add_argument("--inner", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.inner:
-        run_calls(args.scenario, args.calls, args.baseline)
+        run_calls(args.scenario, args.calls, args.baseline, args.jwt)
         return 0
     if shutil.which("valgrind") is None:
         print("valgrind is not installed (apt-get install valgrind)", file=sys.stderr)
@@ -95,6 +129,7 @@ def main(argv: list[str] | None = None) -> int:
         "--callgrind-out-file=/dev/null", sys.executable, __file__, "--inner",
         "--scenario", args.scenario, "--calls", str(args.calls),
         *(["--baseline"] if args.baseline else []),
+        *(["--jwt", args.jwt] if args.jwt else []),
     ]
     result = subprocess.run(command, capture_output=True, text=True, check=False)
     if result.returncode != 0:
@@ -104,6 +139,8 @@ def main(argv: list[str] | None = None) -> int:
 
     per_call = instructions_per_call(result.stderr, args.calls)
     who = "baseline" if args.baseline else f"service ({build_description()})"
+    if args.jwt:
+        who += f", production profile, {args.jwt} token"
     print(f"{args.scenario}, {who}: {per_call / 1e6:.3f} M instructions a call "
           f"({args.calls} calls counted)")
     return 0

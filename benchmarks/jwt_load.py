@@ -24,7 +24,7 @@ PATH = "/cds-services/osteoporosis-patient-view"
 CONCURRENCY = 8
 
 
-def _keys() -> dict[str, tuple[object, dict]]:
+def signing_keys() -> dict[str, tuple[object, dict]]:
     """alg -> (private key, public JWK)."""
     es_key = ec.generate_private_key(ec.SECP384R1())
     rs_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
@@ -37,7 +37,7 @@ def _keys() -> dict[str, tuple[object, dict]]:
     return keys
 
 
-def _issuers_file(workdir: Path, keys: dict[str, tuple[object, dict]]) -> Path:
+def issuers_file(workdir: Path, keys: dict[str, tuple[object, dict]]) -> Path:
     issuers = [
         {"iss": f"https://bench-{alg.lower()}.example.org", "jwks": {"keys": [jwk]}}
         for alg, (_, jwk) in keys.items()
@@ -64,8 +64,8 @@ def mint_tokens(alg: str, key: object, jwk: dict, audience: str, count: int, pat
 
 def measure(args, workdir: Path, make_server: Callable[..., Server]) -> list[dict]:
     body = bodies.write_bodies(workdir)[0]  # patient-view, ~50 resources
-    keys = _keys()
-    issuers = _issuers_file(workdir, keys)
+    keys = signing_keys()
+    issuers = issuers_file(workdir, keys)
     token_count = int(max(args.seconds, 1) * 4000)
     results: list[LoadResult] = []
     dev = make_server(args.workers, args.threads)

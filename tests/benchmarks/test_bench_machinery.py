@@ -161,7 +161,7 @@ def test_instruction_counts_are_read_from_callgrind_and_the_counted_program_runs
     assert instructions_per_call(output, 200) == pytest.approx(6_704_897.285)
     with pytest.raises(ValueError, match="Collected"):
         instructions_per_call("==4242== I   refs: 12\n", 1)
-    for extra in ([], ["--baseline"]):
+    for extra in ([], ["--baseline"], ["--jwt", "RS384"]):
         result = subprocess.run(
             [sys.executable, "benchmarks/instructions.py", "--inner", "--calls", "2", *extra],
             cwd=ROOT, capture_output=True, text=True, timeout=300, check=False)
