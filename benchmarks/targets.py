@@ -98,10 +98,11 @@ def _latency(prefetch: Sequence[Mapping[str, Any]], scenario: str, concurrency: 
 
 
 def _fhir(fhir: Mapping[str, Any] | None) -> list[TargetCheck]:
+    fhir = fhir or {}
     checks = []
     for name in ("mid-50", "history-2000"):
         target = f"FHIR path {name}: hook wall time <= {MAX_FHIR_RATIO} x the slowest query"
-        figures = (fhir or {}).get(name)
+        figures = fhir.get(name)
         if not figures:
             checks.append(TargetCheck(target, "not measured", None))
             continue
@@ -110,7 +111,7 @@ def _fhir(fhir: Mapping[str, Any] | None) -> list[TargetCheck]:
             f"{figures['ratio']:.2f} x ({figures['hook_wall_ms_median']:.1f} against "
             f"{figures['slowest_query_ms_median']:.1f} ms, HTTP {figures['status']})",
             figures["status"] == 200 and figures["ratio"] <= MAX_FHIR_RATIO))
-    history = (fhir or {}).get("history-2000")
+    history = fhir.get("history-2000")
     target = "FHIR path: 2,000 paged Observations within the default time budget"
     if not history:
         checks.append(TargetCheck(target, "not measured", None))
@@ -119,7 +120,7 @@ def _fhir(fhir: Mapping[str, Any] | None) -> list[TargetCheck]:
             target,
             f"{history['observations']} Observations in {history['observation_pages']} pages, "
             f"{history['hook_wall_ms_median']:.1f} ms against "
-            f"{fhir['deadline_seconds'] * 1000:.0f} ms",  # type: ignore[index]
+            f"{fhir['deadline_seconds'] * 1000:.0f} ms",
             bool(history.get("within_budget")) and history["observations"] >= 2000))
     return checks
 

@@ -10,6 +10,7 @@ import uuid
 import pytest
 
 from service import ids
+from tests.threads import run_in_threads
 
 
 def test_uuid_text_is_a_canonical_version_4_uuid() -> None:
@@ -49,11 +50,7 @@ def test_no_repeats_across_threads() -> None:
         with lock:
             seen.extend(mine)
 
-    threads = [threading.Thread(target=draw) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    run_in_threads(draw, 4)
     assert len(set(seen)) == len(seen) == 12000
 
 

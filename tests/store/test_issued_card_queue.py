@@ -18,6 +18,7 @@ import pytest
 
 from service.store import FeedbackEntry, SqliteStore
 from service.store.issued import IssuedCardQueue, IssuedRow
+from tests.threads import run_in_threads
 from tests.waiting import wait_for
 
 TOPIC = {"system": "urn:osteocds:card-topic", "code": "romosozumab-proposal"}
@@ -163,12 +164,8 @@ def test_concurrent_calls_and_flushes_write_every_row_once(store_path: Path) -> 
             if len(written) % 7 == 0:
                 store.flush_issued_cards()
 
-    threads = [threading.Thread(target=call) for _ in range(6)]
     try:
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        run_in_threads(call, 6)
         stored = [card.card_uuid for card in store.iter_issued_cards()]
         assert sorted(stored) == sorted(written)
         assert len(stored) == 600

@@ -14,6 +14,7 @@ import pytest
 from service.store import sqlite as sqlite_module
 from service.store.sqlite import SqliteStore
 from service.store.writer_gate import WriterGate
+from tests.threads import run_in_threads
 
 EXPIRES = datetime.now(UTC) + timedelta(minutes=30)
 
@@ -62,11 +63,7 @@ def test_threads_of_one_process_take_turns(tmp_path: Path) -> None:
                 inside -= 1
             gate.release()
 
-    threads = [threading.Thread(target=writer) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    run_in_threads(writer, 4)
     assert most_inside == 1
     assert gate.gave_up == 0
 
@@ -94,11 +91,7 @@ def test_replay_rows_from_two_processes_and_four_threads_each_are_refused_exactl
             except BaseException as error:  # reported through the exit code
                 errors.append(error)
 
-        threads = [threading.Thread(target=thread_work) for _ in range(4)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        run_in_threads(thread_work, 4)
         (results / str(os.getpid())).write_text("\n".join(accepted))
         store.close()
         return 1 if errors else 0
