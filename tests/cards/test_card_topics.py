@@ -93,7 +93,8 @@ def test_order_select_of_weaker_agent_offers_replacement_that_deletes_the_draft(
     assert [x["type"] for x in plain["actions"]] == ["create"]
     assert [x["type"] for x in replace["actions"]] == ["delete", "create"]
     assert replace["actions"][0]["resourceId"] == "MedicationRequest/draft-aln"
-    # the same order in both suggestions, each its own copy (an EHR may edit one in place)
+    # the same order in both suggestions, each its own copy (prune copies: nothing done later
+    # to one suggestion's order reaches the other's)
     ordered, replacing = plain["actions"][0]["resource"], replace["actions"][1]["resource"]
     assert ordered == replacing
     assert ordered is not replacing
