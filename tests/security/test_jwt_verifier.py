@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import time
 from datetime import UTC, datetime
 from typing import Any
 
+import jwt
 import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from service.errors import ConfigurationError
 from service.security.issuers import IssuerConfig, TrustedIssuers
@@ -373,3 +376,20 @@ def test_an_unencoded_payload_header_is_malformed(es_key: h.SigningKey,
     payload = {"iss": h.ISS, "aud": AUD, "iat": now, "exp": now + 300, "jti": "u"}
     token = h.unsigned_token(payload, header)[:-1] + h.b64url(b"x" * 96)
     assert reason_of(verifier, token) == "malformed"
+
+
+def test_a_short_rsa_key_still_verifies_with_pyjwts_warning() -> None:
+    """The signature check runs PyJWT's algorithm directly: its key-length warning stays (the
+    key is the operator's configuration; refusing it would be a policy change)."""
+    private = rsa.generate_private_key(public_exponent=65537, key_size=1024)  # noqa: S505
+    jwk = json.loads(jwt.algorithms.get_default_algorithms()["RS384"].to_jwk(
+        private.public_key()))
+    jwk.update(kid="short", alg="RS384", use="sig")
+    verifier = make_verifier(IssuerConfig(iss=h.ISS, jwks={"keys": [jwk]}))
+    now = int(time.time())
+    claims = {"iss": h.ISS, "aud": AUD, "iat": now, "exp": now + 300, "jti": "short-key"}
+    with pytest.warns(jwt.InsecureKeyLengthWarning):
+        token = jwt.encode(claims, private, algorithm="RS384",
+                           headers={"kid": "short", "typ": "JWT"})
+    with pytest.warns(jwt.InsecureKeyLengthWarning):
+        assert verifier.verify(token, AUD).jti == "short-key"
