@@ -28,7 +28,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -65,46 +65,66 @@ def _production_app(workdir: Path, alg: str, audience: str, count: int) -> tuple
     return create_app(settings), tokens.read_text().split()
 
 
-def run_calls(scenario_name: str, calls: int, baseline: bool, jwt_alg: str | None = None) -> None:
-    """The measured program: warm up, then `calls` calls through itertools.starmap."""
+def hook_caller(scenario_name: str, workdir: Path, *, baseline: bool = False,
+                jwt_alg: str | None = None, calls: int = 0
+                ) -> tuple[Callable[[], None], Callable[[], None]]:
+    """One hook call of the scenario through the Flask test client, as a function of no
+    arguments, and the function that closes the app's store (its issued-card rows written)
+    before `workdir` goes: the service (development profile; with `jwt_alg`, the production
+    profile and one fresh token for each of `calls` calls) or the baseline app."""
     from benchmarks import bodies
     from benchmarks.run import SERVICE_PATH
     from service.app import create_app
-    from service.commands.serve import tune_garbage_collector
     from service.config import Profile, Settings
+    from service.protocol.state import protocol_state
+
+    scenario = next(s for s in bodies.write_bodies(workdir) if s.name == scenario_name)
+    body = scenario.body_file.read_bytes()
+    path = SERVICE_PATH[scenario.hook]
+    headers: Iterator[dict[str, str]] = itertools.repeat({})
+    base_url = "http://localhost"  # the test client's own default, as in rounds 8 and 9
+    if baseline:
+        sys.path.insert(0, str(ROOT / "benchmarks"))
+        from baseline_app import app
+    elif jwt_alg:
+        app, tokens = _production_app(workdir, jwt_alg, BASE_URL + path, calls)
+        headers = iter([{"Authorization": f"Bearer {token}"} for token in tokens])
+        base_url = BASE_URL  # the tokens' audience
+    else:
+        app = create_app(Settings(profile=Profile.DEVELOPMENT, data_dir=workdir))
+    client = app.test_client()
+
+    def call() -> None:
+        response = client.post(path, data=body, content_type="application/json",
+                               base_url=base_url, headers=next(headers))
+        if response.status_code != 200:
+            raise SystemExit(f"HTTP {response.status_code}: {response.get_data()[:200]!r}")
+
+    def close() -> None:
+        if not baseline:
+            protocol_state(app).store.close()
+
+    return call, close
+
+
+def run_calls(scenario_name: str, calls: int, baseline: bool, jwt_alg: str | None = None) -> None:
+    """The measured program: warm up, then `calls` calls through itertools.starmap."""
+    from service.commands.serve import tune_garbage_collector
     from service.protocol.logging import configure_logging
 
     sys.stderr = open(os.devnull, "w")  # noqa: SIM115 (the access lines, as `serve` logs them)
     configure_logging("INFO")
     workdir = Path(tempfile.mkdtemp(prefix="osteocds-instructions-"))
     try:
-        scenario = next(s for s in bodies.write_bodies(workdir) if s.name == scenario_name)
-        body = scenario.body_file.read_bytes()
-        path = SERVICE_PATH[scenario.hook]
-        headers: Iterator[dict[str, str]] = itertools.repeat({})
-        base_url = "http://localhost"  # the test client's own default, as in rounds 8 and 9
-        if baseline:
-            sys.path.insert(0, str(ROOT / "benchmarks"))
-            from baseline_app import app
-        elif jwt_alg:
-            app, tokens = _production_app(workdir, jwt_alg, BASE_URL + path,
-                                          WARM_UP_CALLS + calls)
-            headers = iter([{"Authorization": f"Bearer {token}"} for token in tokens])
-            base_url = BASE_URL  # the tokens' audience
-        else:
-            app = create_app(Settings(profile=Profile.DEVELOPMENT, data_dir=workdir))
-        client = app.test_client()
-
-        def call() -> None:
-            response = client.post(path, data=body, content_type="application/json",
-                                   base_url=base_url, headers=next(headers))
-            if response.status_code != 200:
-                raise SystemExit(f"HTTP {response.status_code}: {response.get_data()[:200]!r}")
-
-        for _ in range(WARM_UP_CALLS):
-            call()
-        tune_garbage_collector()
-        collections.deque(itertools.starmap(call, itertools.repeat((), calls)), maxlen=0)
+        call, close = hook_caller(scenario_name, workdir, baseline=baseline, jwt_alg=jwt_alg,
+                                  calls=WARM_UP_CALLS + calls)
+        try:
+            for _ in range(WARM_UP_CALLS):
+                call()
+            tune_garbage_collector()
+            collections.deque(itertools.starmap(call, itertools.repeat((), calls)), maxlen=0)
+        finally:
+            close()  # the issued-card rows written while the database still exists
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 

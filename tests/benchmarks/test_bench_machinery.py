@@ -166,3 +166,25 @@ def test_instruction_counts_are_read_from_callgrind_and_the_counted_program_runs
             [sys.executable, "benchmarks/instructions.py", "--inner", "--calls", "2", *extra],
             cwd=ROOT, capture_output=True, text=True, timeout=300, check=False)
         assert result.returncode == 0, result.stderr[-2000:]
+
+
+def test_in_process_timing_alternates_the_apps_and_reports_each_turn() -> None:
+    """`benchmarks/in_process.py`: the order swaps every turn, the report's ratios are the
+    turns' own, and a real short run times both apps (the service's store closed before its
+    files go: no issued-card rows lost to a deleted database)."""
+    from benchmarks import in_process
+
+    assert [in_process.turn_order(turn)[0] for turn in (1, 2, 3)] == [
+        "baseline", "service", "baseline"]
+    text = in_process.report("order-select-50", [{"baseline": 500.0, "service": 1000.0},
+                                                 {"service": 1500.0, "baseline": 500.0},
+                                                 {"baseline": 800.0, "service": 1000.0}])
+    assert "turn 2: baseline 500 us, service 1500 us, 3.00 x" in text
+    assert text.endswith("median 2.00 x (turns 1.25-3.00)")
+    result = subprocess.run(
+        [sys.executable, "benchmarks/in_process.py", "--calls", "3", "--turns", "2"],
+        cwd=ROOT, capture_output=True, text=True, timeout=300, check=False)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert re.search(r"turn 2: baseline \d+ us, service \d+ us, [\d.]+ x", result.stdout)
+    assert "could not be written" not in result.stderr
+    assert "Logging error" not in result.stderr
