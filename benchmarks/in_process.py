@@ -17,7 +17,6 @@ Also a program to profile: `py-spy record -- .venv/bin/python benchmarks/in_proc
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import statistics
 import sys
@@ -29,7 +28,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.instructions import WARM_UP_CALLS, hook_caller  # noqa: E402
+from benchmarks.instructions import (  # noqa: E402
+    WARM_UP_CALLS,
+    access_lines_to_devnull,
+    hook_caller,
+)
 
 
 def microseconds_a_call(call: Callable[[], None], calls: int) -> float:
@@ -48,31 +51,26 @@ def turn_order(turn: int) -> tuple[str, str]:
 def measure(scenario: str, calls: int, turns: int) -> list[dict[str, float]]:
     """`turns` turns of `calls` calls of each app: one dict of microseconds a call per turn."""
     from service.commands.serve import tune_garbage_collector
-    from service.protocol.logging import configure_logging
 
-    saved_stderr = sys.stderr
-    sys.stderr = open(os.devnull, "w")  # noqa: SIM115 (the access lines, as `serve` logs them)
-    configure_logging("INFO")
     workdir = Path(tempfile.mkdtemp(prefix="osteocds-in-process-"))
     closers: list[Callable[[], None]] = []
     try:
-        callers = {}
-        for name in ("baseline", "service"):
-            (workdir / name).mkdir()
-            callers[name], close = hook_caller(scenario, workdir / name,
-                                               baseline=name == "baseline")
-            closers.append(close)
-        for call in callers.values():
-            for _ in range(WARM_UP_CALLS):
-                call()
-        tune_garbage_collector()
-        return [{name: microseconds_a_call(callers[name], calls) for name in turn_order(turn)}
-                for turn in range(1, turns + 1)]
+        with access_lines_to_devnull():
+            callers = {}
+            for name in ("baseline", "service"):
+                (workdir / name).mkdir()
+                callers[name], close = hook_caller(scenario, workdir / name,
+                                                   baseline=name == "baseline")
+                closers.append(close)
+            for call in callers.values():
+                for _ in range(WARM_UP_CALLS):
+                    call()
+            tune_garbage_collector()
+            return [{name: microseconds_a_call(callers[name], calls)
+                     for name in turn_order(turn)} for turn in range(1, turns + 1)]
     finally:
         for close in closers:  # the issued-card rows written while the database still exists
             close()
-        sys.stderr.close()
-        sys.stderr = saved_stderr
         shutil.rmtree(workdir, ignore_errors=True)
 
 

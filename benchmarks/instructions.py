@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import contextlib
 import itertools
 import os
 import re
@@ -107,24 +108,40 @@ def hook_caller(scenario_name: str, workdir: Path, *, baseline: bool = False,
     return call, close
 
 
+@contextlib.contextmanager
+def access_lines_to_devnull() -> Iterator[None]:
+    """Within the block, log as `osteocds serve` does (access lines at INFO) to /dev/null; after
+    it, to stderr again (a warning at exit, such as issued-card rows not written, is seen)."""
+    from service.protocol.logging import configure_logging
+
+    saved = sys.stderr
+    with open(os.devnull, "w") as devnull:
+        sys.stderr = devnull
+        configure_logging("INFO")
+        try:
+            yield
+        finally:
+            sys.stderr = saved
+            configure_logging("INFO")
+
+
 def run_calls(scenario_name: str, calls: int, baseline: bool, jwt_alg: str | None = None) -> None:
     """The measured program: warm up, then `calls` calls through itertools.starmap."""
     from service.commands.serve import tune_garbage_collector
-    from service.protocol.logging import configure_logging
 
-    sys.stderr = open(os.devnull, "w")  # noqa: SIM115 (the access lines, as `serve` logs them)
-    configure_logging("INFO")
     workdir = Path(tempfile.mkdtemp(prefix="osteocds-instructions-"))
     try:
-        call, close = hook_caller(scenario_name, workdir, baseline=baseline, jwt_alg=jwt_alg,
-                                  calls=WARM_UP_CALLS + calls)
-        try:
-            for _ in range(WARM_UP_CALLS):
-                call()
-            tune_garbage_collector()
-            collections.deque(itertools.starmap(call, itertools.repeat((), calls)), maxlen=0)
-        finally:
-            close()  # the issued-card rows written while the database still exists
+        with access_lines_to_devnull():
+            call, close = hook_caller(scenario_name, workdir, baseline=baseline,
+                                      jwt_alg=jwt_alg, calls=WARM_UP_CALLS + calls)
+            try:
+                for _ in range(WARM_UP_CALLS):
+                    call()
+                tune_garbage_collector()
+                collections.deque(itertools.starmap(call, itertools.repeat((), calls)),
+                                  maxlen=0)
+            finally:
+                close()  # the issued-card rows written while the database still exists
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
