@@ -6,6 +6,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from msgspec import Struct
+
 from cards import format as fmt
 from cards import wording
 from service.evaluation.model import Assessment, ClassifiedOrder, OrderClass, SafetyGate
@@ -23,8 +25,11 @@ def random_uuid() -> str:
     return uuid4_text()
 
 
-@dataclass(frozen=True, slots=True)
-class ResolvedCitation:
+class ResolvedCitation(Struct, frozen=True, gc=False):
+    """A citation as a card shows it. A frozen `msgspec.Struct`, as the record model's types:
+    about 14 are built a call, and a Struct is built several times faster than a frozen
+    dataclass (whose `__init__` stays interpreted in the compiled build)."""
+
     id: str
     label: str
     url: str | None
