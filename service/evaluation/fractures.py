@@ -9,7 +9,6 @@ distal forearm, proximal humerus and pelvis only with low bone mass.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import date
 
 from service.evaluation.dates import reference_day
@@ -19,10 +18,14 @@ from service.knowledge.knowledge import FractureMatch
 from service.record.model import Condition, DateRange, PatientRecord
 
 
-@dataclass
 class _Draft:
-    match: FractureMatch
-    records: list[tuple[Condition, FractureMatch]] = field(default_factory=list)
+    """One fracture event being assembled. A plain class, which the compiled build makes
+    native (a dataclass's `__init__` stays interpreted there)."""
+
+    def __init__(self, match: FractureMatch,
+                 records: list[tuple[Condition, FractureMatch]]) -> None:
+        self.match = match
+        self.records = records
 
     @property
     def initial(self) -> list[tuple[Condition, FractureMatch]]:

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Protocol
 
@@ -70,12 +69,16 @@ class _Kind(Enum):
     CONTINUE = "continue"  # use the entries and follow `next`
 
 
-@dataclass
 class _KeyState:
-    kind: _Kind
-    entries: list[dict[str, Any]] = field(default_factory=list)
-    next_link: str | None = None
-    gap: DataGap | None = None
+    """One prefetch key: its entries so far and what is left to do. A plain class, which the
+    compiled build makes native (a dataclass's `__init__` stays interpreted there)."""
+
+    def __init__(self, kind: _Kind, entries: list[dict[str, Any]] | None = None,
+                 next_link: str | None = None) -> None:
+        self.kind = kind
+        self.entries: list[dict[str, Any]] = [] if entries is None else entries
+        self.next_link = next_link
+        self.gap: DataGap | None = None
 
 
 def gather_record(
