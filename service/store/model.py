@@ -189,6 +189,11 @@ class Store(ABC):
         """Cards issued in [since, until), oldest first."""
 
     @abstractmethod
+    def purge_issued_cards(self, before: datetime, *, dry_run: bool = False) -> int:
+        """Delete the issued-card rows issued before `before` (this process's queued rows are
+        written first); returns how many were deleted, or with `dry_run` how many would be."""
+
+    @abstractmethod
     def remember_jti(self, iss: str, jti: str, expires_at: datetime) -> bool:
         """Record a JWT id until `expires_at`; False if (iss, jti) was already seen (a replay).
 

@@ -34,6 +34,7 @@ from service.store.model import (
 MIGRATIONS_PACKAGE = "service.store.migrations"
 # 800 parameters a statement: within the 999 of SQLite builds before 3.32 and PostgreSQL's 65,535.
 ISSUED_ROWS_PER_STATEMENT = 200
+ISSUED_PURGE_BATCH = 10_000  # issued-card rows deleted a transaction by `purge_issued_cards`
 _MIGRATION_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.([a-z]+)\.sql$")
 
 _FEEDBACK_COLUMNS = (
@@ -395,6 +396,29 @@ class SqlStore(Store):
         )
         for row in rows:
             yield IssuedCard(row[0], row[1], self._ts_out(row[2]), row[3])
+
+    def purge_issued_cards(self, before: datetime, *, dry_run: bool = False) -> int:
+        """In transactions of `ISSUED_PURGE_BATCH` rows, so the hook calls' own writes (SQLite
+        has one writer at a time) wait for one batch at most, never for the whole purge."""
+        self.issued_cards.flush()
+        cutoff = self._ts_in(as_utc(before))
+        if dry_run:
+            rows = self._read("SELECT COUNT(*) FROM issued_cards WHERE issued_at < %s", (cutoff,))
+            return int(rows[0][0])
+        statement = self._sql(
+            "DELETE FROM issued_cards WHERE card_uuid IN (SELECT card_uuid FROM issued_cards"
+            " WHERE issued_at < %s LIMIT %s)")
+
+        def delete_batch(cursor: Any) -> int:
+            cursor.execute(statement, (cutoff, ISSUED_PURGE_BATCH))
+            return max(cursor.rowcount, 0)
+
+        deleted = 0
+        while True:
+            batch = self._write(delete_batch)
+            deleted += batch
+            if batch < ISSUED_PURGE_BATCH:
+                return deleted
 
     # -- JWT replay ----------------------------------------------------------------------
     def remember_jti(self, iss: str, jti: str, expires_at: datetime) -> bool:

@@ -197,6 +197,40 @@ def test_more_issued_rows_than_one_statement_holds_land_once_each(store: Store) 
         assert (card.topic, card.service_id, card.issued_at) == (topic, service_id, issued_at)
 
 
+def test_purging_issued_cards_deletes_only_older_rows_batch_by_batch(
+        store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rows issued before the cutoff go, in as many batches as needed; a row issued at the
+    cutoff and later ones stay; a dry run counts; feedback stays, without its card's topic."""
+    from service.store import sql
+
+    monkeypatch.setattr(sql, "ISSUED_PURGE_BATCH", 3)
+    cutoff = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+    old = [(f"old{n}", "topic", "svc", cutoff - timedelta(days=1, seconds=n)) for n in range(7)]
+    kept = [(f"new{n}", "topic", "svc", cutoff + timedelta(seconds=n)) for n in range(3)]
+    assert store._insert_issued_rows(old + kept) == 10
+    store.record_feedback("svc", [entry("old0", "accepted")])
+
+    assert store.purge_issued_cards(cutoff, dry_run=True) == 7
+    assert len(list(store.iter_issued_cards())) == 10
+    assert store.purge_issued_cards(cutoff) == 7  # batches of 3, 3 and 1
+    assert [card.card_uuid for card in store.iter_issued_cards()] == ["new0", "new1", "new2"]
+    assert store.purge_issued_cards(cutoff) == 0
+    [feedback] = store.iter_feedback()
+    assert (feedback.card_uuid, feedback.topic) == ("old0", None)
+
+
+def test_purging_a_whole_number_of_batches_stops_on_the_empty_one(
+        store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    from service.store import sql
+
+    monkeypatch.setattr(sql, "ISSUED_PURGE_BATCH", 2)
+    cutoff = datetime(2026, 6, 1, tzinfo=UTC)
+    rows = [(f"u{n}", None, "svc", cutoff - timedelta(hours=n + 1)) for n in range(4)]
+    assert store._insert_issued_rows(rows) == 4
+    assert store.purge_issued_cards(cutoff) == 4
+    assert list(store.iter_issued_cards()) == []
+
+
 def test_remember_jti_detects_replays_and_purges_expired(store: Store) -> None:
     later = datetime.now(UTC) + timedelta(minutes=5)
     assert store.remember_jti("https://ehr.example", "jti-1", later) is True
