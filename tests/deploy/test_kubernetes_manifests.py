@@ -126,3 +126,26 @@ def test_issuers_secret_is_mounted_where_the_setting_points_and_parses(tmp_path)
     copy = tmp_path / filename
     copy.write_text(content)
     assert len(load_trusted_issuers(copy)) == 1
+
+
+def test_the_retention_job_purges_issued_cards_from_the_shared_database_locked_down():
+    from service.cli import build_parser
+
+    job = _one("CronJob")
+    pod = job["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    args = build_parser().parse_args(container["args"])  # a real command with valid arguments
+    assert args.command == "purge-issued-cards"
+    assert args.older_than_days >= 1
+    assert not args.dry_run
+    assert job["spec"]["concurrencyPolicy"] == "Forbid"
+    database = next(e for e in container["env"] if e["name"] == "OSTEOCDS_DATABASE_URL")
+    deployment_database = next(e for e in _container()["env"]
+                               if e["name"] == "OSTEOCDS_DATABASE_URL")
+    assert database["valueFrom"] == deployment_database["valueFrom"]
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    security = container["securityContext"]
+    assert security["readOnlyRootFilesystem"] is True
+    assert security["allowPrivilegeEscalation"] is False
+    assert security["capabilities"]["drop"] == ["ALL"]
+    assert container["image"] == _container()["image"]
