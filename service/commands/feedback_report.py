@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
+from service.commands._store import CONFIGURATION_ERRORS, configuration_error, store_settings
 from service.config import Settings
 from service.store import IssuedCard, StoredFeedback, open_store
 
@@ -146,10 +147,11 @@ def build_report(settings: Settings, *, since: date | None, include_preview: boo
 
 
 def run(args: argparse.Namespace) -> int:
-    settings = Settings()
-    if args.database_url:
-        settings = settings.model_copy(update={"database_url": args.database_url})
-    report = build_report(settings, since=args.since, include_preview=args.include_preview)
+    try:
+        report = build_report(store_settings(args.database_url), since=args.since,
+                              include_preview=args.include_preview)
+    except CONFIGURATION_ERRORS as error:
+        return configuration_error(error)
     print(json.dumps(report.as_json(), indent=2) if args.json else render_text(report))
     return 0
 

@@ -7,16 +7,10 @@ separate step (a Kubernetes job, a release hook).
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import Any
 
-from pydantic import ValidationError
-
-from service.config import Settings
-from service.errors import ConfigurationError
+from service.commands._store import CONFIGURATION_ERRORS, configuration_error, store_settings
 from service.store import open_store
-
-EXIT_CONFIGURATION_ERROR = 2
 
 
 def register(subparsers: Any) -> None:
@@ -27,10 +21,9 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     """Migrate the store named by OSTEOCDS_DATABASE_URL / OSTEOCDS_DATA_DIR."""
     try:
-        store = open_store(Settings())
-    except (ConfigurationError, ValidationError) as error:
-        print(f"osteocds: configuration error: {error}", file=sys.stderr)
-        return EXIT_CONFIGURATION_ERROR
+        store = open_store(store_settings())
+    except CONFIGURATION_ERRORS as error:
+        return configuration_error(error)
     try:
         before = store.schema_version()
         after = store.migrate()

@@ -15,18 +15,13 @@ argument or configuration.
 from __future__ import annotations
 
 import argparse
-import sys
 from datetime import timedelta
 from typing import Any
 
-from pydantic import ValidationError
-
-from service.config import Settings
-from service.errors import ConfigurationError
+from service.commands._store import CONFIGURATION_ERRORS, configuration_error, store_settings
 from service.store import open_store
 from service.store.model import utc_now
 
-EXIT_CONFIGURATION_ERROR = 2
 MAX_DAYS = 36_500
 
 
@@ -59,13 +54,9 @@ def _days(text: str) -> int:
 def run(args: argparse.Namespace) -> int:
     """Purge (or count) the rows older than the cutoff; prints what it did."""
     try:
-        settings = Settings()
-        if args.database_url:
-            settings = settings.model_copy(update={"database_url": args.database_url})
-        store = open_store(settings)
-    except (ConfigurationError, ValidationError) as error:
-        print(f"osteocds: configuration error: {error}", file=sys.stderr)
-        return EXIT_CONFIGURATION_ERROR
+        store = open_store(store_settings(args.database_url))
+    except CONFIGURATION_ERRORS as error:
+        return configuration_error(error)
     cutoff = utc_now() - timedelta(days=args.older_than_days)
     try:
         if store.schema_version() == 0:  # never migrated: nothing was ever issued

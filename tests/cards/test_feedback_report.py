@@ -175,3 +175,11 @@ def test_feedback_on_real_cards_is_reported_under_their_topic(make_app, data_dir
         {"system": REASON_SYSTEM, "code": "cv-risk-acceptable",
          "display": "Cardiovascular risk judged acceptable", "count": 1}]
     assert "unknown" not in topics
+
+
+def test_a_bad_database_url_is_a_one_line_configuration_error(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["feedback-report", "--database-url", "mysql://nowhere/db"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("osteocds: configuration error: OSTEOCDS_DATABASE_URL must be")
+    assert "Traceback" not in err

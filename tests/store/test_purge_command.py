@@ -90,7 +90,13 @@ def test_a_store_never_migrated_has_nothing_to_purge(tmp_path: Path) -> None:
     assert done.stdout.startswith("deleted 0 issued-card rows issued before ")
 
 
-def test_a_bad_database_url_is_a_configuration_error(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["purge-issued-cards", "--older-than-days", "30",
-                 "--database-url", "mysql://nowhere/db"]) == 2
-    assert "configuration error" in capsys.readouterr().err
+@pytest.mark.parametrize("argv", [["migrate"], ["feedback-report"],
+                                  ["purge-issued-cards", "--older-than-days", "30"]])
+def test_every_store_command_reports_a_bad_database_url_in_one_line(
+        argv: list[str], monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("OSTEOCDS_DATABASE_URL", "mysql://nowhere/db")
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("osteocds: configuration error: OSTEOCDS_DATABASE_URL must be")
+    assert "Traceback" not in err
