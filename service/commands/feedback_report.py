@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
-from service.commands._store import CONFIGURATION_ERRORS, configuration_error, store_settings
+from service.commands._settings import CONFIGURATION_ERRORS, configuration_error, store_settings
 from service.config import Settings
 from service.store import IssuedCard, StoredFeedback, open_store
 

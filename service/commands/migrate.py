@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from service.commands._store import CONFIGURATION_ERRORS, configuration_error, store_settings
+from service.commands._settings import CONFIGURATION_ERRORS, configuration_error, store_settings
 from service.store import open_store
 
 

@@ -18,7 +18,7 @@ import argparse
 from datetime import timedelta
 from typing import Any
 
-from service.commands._store import CONFIGURATION_ERRORS, configuration_error, store_settings
+from service.commands._settings import CONFIGURATION_ERRORS, configuration_error, store_settings
 from service.store import open_store
 from service.store.model import utc_now
 

@@ -11,22 +11,19 @@ from __future__ import annotations
 import argparse
 import gc
 import logging
-import sys
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
-from pydantic import ValidationError
 
+from service.commands._settings import CONFIGURATION_ERRORS, configuration_error
 from service.compiled import build_description
 from service.config import Profile, Settings
-from service.errors import ConfigurationError
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8080
 DEFAULT_WORKERS = 2
 DEFAULT_THREADS = 8
 GRACEFUL_TIMEOUT_SECONDS = 20
-EXIT_CONFIGURATION_ERROR = 2
 
 
 def register(subparsers: Any) -> None:
@@ -59,9 +56,8 @@ def run(args: argparse.Namespace) -> int:
         from cards.orders import check_order_templates
 
         check_order_templates()  # before the fork: the workers inherit the imported models
-    except (ConfigurationError, ValidationError) as error:
-        print(f"osteocds: configuration error: {error}", file=sys.stderr)
-        return EXIT_CONFIGURATION_ERROR
+    except CONFIGURATION_ERRORS as error:
+        return configuration_error(error)
     _configure_logging(settings)
     logging.getLogger("osteocds.serve").info("build: %s", build_description())
     options = gunicorn_options(settings, host=args.host, port=args.port,

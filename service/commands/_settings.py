@@ -1,6 +1,6 @@
-"""Shared by the commands that open the feedback store (`migrate`, `feedback-report`,
-`purge-issued-cards`): the settings with an optional `--database-url` override, and a bad
-configuration reported in one line with exit status 2 instead of a traceback.
+"""Settings and configuration errors, shared by the commands: the settings with an optional
+`--database-url` override (the store commands), and a bad configuration reported in one line
+with exit status 2 instead of a traceback (every command that reads the settings).
 
 A private module (leading underscore): `service.cli` registers only public modules as commands.
 """
