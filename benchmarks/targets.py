@@ -94,6 +94,9 @@ def _latency(prefetch: Sequence[Mapping[str, Any]], scenario: str, concurrency: 
     baseline = [r[field] for r in _rounds(prefetch, scenario, concurrency, "baseline").values()]
     if baseline:
         measured += f"; baseline {median(baseline):.1f} ms"
+    ratios = round_ratios(prefetch, scenario, concurrency, field)
+    if ratios:  # the same run's reading of the line (docs/performance.md, round 12)
+        measured += f"; service / baseline {median(ratios):.2f} x"
     return TargetCheck(target, measured, value <= limit)
 
 

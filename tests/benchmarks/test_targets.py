@@ -68,9 +68,22 @@ def test_latency_targets_use_the_service_median_and_name_the_baseline() -> None:
     checks = {c.target: c for c in check_targets(_report(prefetch))}
     p99 = checks["order-select-50, c = 8: p99 <= 25 ms"]
     assert p99.met is True  # 25.0 is within "<= 25"
-    assert p99.measured == "25.0 ms (3 rounds: 24.00-31.00 ms); baseline 18.0 ms"
+    assert p99.measured == ("25.0 ms (3 rounds: 24.00-31.00 ms); baseline 18.0 ms; "
+                            "service / baseline 1.33 x")  # round 1's 24 / 18: the only pair
     assert checks["patient-view-500, c = 1: p50 <= 40 ms"].met is False
     assert checks["patient-view-50, c = 8: p99 <= 25 ms"].met is None  # not in this report
+
+
+def test_a_latency_line_gives_the_median_of_each_rounds_ratio_to_its_own_baseline() -> None:
+    rounds = [(16.0, 40.0), (24.0, 36.0), (20.0, 30.0)]  # ratios 2.5, 1.5, 1.5
+    prefetch = [line for n, (base, service) in enumerate(rounds, 1) for line in (
+        _line("patient-view-50", 8, "baseline", n, 1000, p99=base),
+        _line("patient-view-50", 8, "osteocds", n, 500, p99=service))]
+    p99 = {c.target: c for c in check_targets(_report(prefetch))}[
+        "patient-view-50, c = 8: p99 <= 25 ms"]
+    assert p99.met is False  # judged on the service's own median, 36 ms, as issue 8 asks
+    # the median of the ratios (1.5), not the ratio of the medians (36 / 20 = 1.8)
+    assert p99.measured.endswith("; baseline 20.0 ms; service / baseline 1.50 x")
 
 
 def test_fhir_start_up_and_memory_targets() -> None:
