@@ -136,6 +136,7 @@ class LoadResult:
     p99_ms: float
     cpu_ms_per_request: float
     round: int = 1  # which of a run's alternating turns (`run.py --rounds`)
+    think_ms: float = 0.0  # each connection's wait after an answer (0: as fast as it can)
 
 
 _UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}
@@ -170,10 +171,15 @@ def run_wrk(
     seconds: float,
     tokens_file: Path | None = None,
     round_number: int = 1,
+    think_ms: float = 0.0,
 ) -> LoadResult:
-    """Drive `server` with wrk at `concurrency` connections; CPU measured over its process tree."""
+    """Drive `server` with wrk at `concurrency` connections; CPU measured over its process tree.
+
+    `think_ms` > 0: each connection waits that long after every answer (a paced load; the
+    latencies wrk reports do not include the wait)."""
     threads = min(concurrency, 2)
-    env = {**os.environ, "BENCH_BODY": str(body_file), "BENCH_TOKENS": str(tokens_file or "")}
+    env = {**os.environ, "BENCH_BODY": str(body_file), "BENCH_TOKENS": str(tokens_file or ""),
+           "BENCH_THINK_MS": f"{think_ms:g}"}
     argv = [
         "wrk", f"-t{threads}", f"-c{concurrency}", f"-d{max(1, round(seconds))}s", "--latency",
         "--timeout", "10s",
@@ -195,4 +201,5 @@ def run_wrk(
         p99_ms=p99,
         cpu_ms_per_request=1000 * cpu_used / max(total, 1),
         round=round_number,
+        think_ms=think_ms,
     )

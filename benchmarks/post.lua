@@ -1,6 +1,8 @@
 -- wrk script: POST the body in $BENCH_BODY; when $BENCH_TOKENS names a file of JWTs (one a line),
 -- each request carries the next unused one (threads take disjoint stripes, so no jti repeats
 -- until the pool is exhausted; the harness mints more tokens than a run can send).
+-- $BENCH_THINK_MS > 0: each connection waits that long after every answer before its next
+-- request (the paced load of `run.py`; wrk's latencies do not include the wait).
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
 local body_file = assert(io.open(os.getenv("BENCH_BODY"), "rb"))
@@ -35,4 +37,11 @@ function request()
   for name, value in pairs(wrk.headers) do headers[name] = value end
   headers["Authorization"] = "Bearer " .. tokens[index]
   return wrk.format(nil, nil, headers)
+end
+
+local think_ms = tonumber(os.getenv("BENCH_THINK_MS") or "") or 0
+if think_ms > 0 then
+  function delay()
+    return think_ms
+  end
 end

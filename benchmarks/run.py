@@ -7,8 +7,13 @@ baseline (each round against the baseline of the same round, then the median), a
 issue 8's targets judged from those medians (`benchmarks/targets.py`). Figures from one machine
 are only comparable within one run.
 
+A paced load follows (not a target): the same two servers, 8 connections each waiting
+`--paced-think-ms` after every answer, so both see about the same request rate well below
+their capacity, as an EHR's calls arrive; it reports the latencies at that rate.
+
     python benchmarks/run.py [--seconds 5] [--rounds 4] [--concurrency 1 8 32] [--workers 2]
-                             [--threads 4] [--skip-jwt] [--skip-fhir] [--json results.json]
+                             [--threads 4] [--paced-think-ms 40] [--skip-jwt] [--skip-fhir]
+                             [--json results.json]
 """
 
 from __future__ import annotations
@@ -24,7 +29,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks import bodies, jwt_load
 from benchmarks.harness import LoadResult, Server, free_port, resident_mb, run_wrk
-from benchmarks.targets import check_targets, format_checks, median, round_ratios, spread
+from benchmarks.targets import (
+    TARGET_CONCURRENCY,
+    check_targets,
+    format_checks,
+    median,
+    round_ratios,
+    spread,
+)
 from service.compiled import build_description
 
 SERVICE_PATH = {
@@ -106,7 +118,48 @@ def print_ratios(results: list[LoadResult]) -> list[dict[str, object]]:
     return ratios
 
 
-def prefetch_path(args: argparse.Namespace, workdir: Path) -> tuple[list[LoadResult], dict]:
+def print_paced_ratios(results: list[LoadResult]) -> list[dict[str, object]]:
+    """Service / baseline latencies at the paced load, each round against the same round's
+    baseline, then the median."""
+    as_dicts = [asdict(r) for r in results]
+    ratios = []
+    print(f"\n{'scenario':<28}{'c':>4}  {'p50 x':>8}{'p99 x':>8}  p99 x over the rounds")
+    for scenario in sorted({r.scenario for r in results if r.server == "osteocds"}):
+        per_round = {field: round_ratios(as_dicts, scenario, TARGET_CONCURRENCY, field)
+                     for field in ("p50_ms", "p99_ms")}
+        if not per_round["p99_ms"]:
+            continue
+        ratio = {"scenario": scenario, "concurrency": TARGET_CONCURRENCY,
+                 "p50": median(per_round["p50_ms"]), "p99": median(per_round["p99_ms"]),
+                 "p99_rounds": per_round["p99_ms"]}
+        ratios.append(ratio)
+        print(f"{scenario:<28}{TARGET_CONCURRENCY:>4}  {ratio['p50']:>8.2f}{ratio['p99']:>8.2f}"
+              f"  {spread(per_round['p99_ms'])}")
+    return ratios
+
+
+def _alternating(args: argparse.Namespace, servers: tuple[Server, Server],
+                 scenario: bodies.Scenario, concurrency: int,
+                 think_ms: float = 0.0) -> list[LoadResult]:
+    """`args.rounds` turns of each server on one line, the order swapped every round so a
+    drift of the machine favours neither."""
+    results = []
+    for number in range(1, args.rounds + 1):
+        order = servers if number % 2 else servers[::-1]
+        for server in order:
+            results.append(run_wrk(
+                server, scenario=scenario.name, path=SERVICE_PATH[scenario.hook],
+                body_file=scenario.body_file, concurrency=concurrency, seconds=args.seconds,
+                round_number=number, think_ms=think_ms,
+            ))
+    return results
+
+
+def prefetch_path(
+    args: argparse.Namespace, workdir: Path
+) -> tuple[list[LoadResult], list[LoadResult], dict]:
+    """The prefetch lines, then the paced lines (none when `--paced-think-ms 0`), and the
+    servers' start-up and memory."""
     scenarios = bodies.write_bodies(workdir)
     baseline = gunicorn_baseline(args.workers, args.threads)
     # a fresh feedback store per run: the issued-card rows a run writes (~100,000) neither land
@@ -114,6 +167,7 @@ def prefetch_path(args: argparse.Namespace, workdir: Path) -> tuple[list[LoadRes
     service = osteocds_server(args.workers, args.threads,
                               extra_env={"OSTEOCDS_DATA_DIR": str(workdir / "prefetch-data")})
     results: list[LoadResult] = []
+    paced: list[LoadResult] = []
     try:
         baseline.start()
         service.start()
@@ -123,15 +177,12 @@ def prefetch_path(args: argparse.Namespace, workdir: Path) -> tuple[list[LoadRes
         }
         for scenario in scenarios:
             for concurrency in scenario.concurrencies(args.concurrency):
-                for number in range(1, args.rounds + 1):
-                    # the order swaps every round, so a drift of the machine favours neither
-                    order = (baseline, service) if number % 2 else (service, baseline)
-                    for server in order:
-                        results.append(run_wrk(
-                            server, scenario=scenario.name, path=SERVICE_PATH[scenario.hook],
-                            body_file=scenario.body_file, concurrency=concurrency,
-                            seconds=args.seconds, round_number=number,
-                        ))
+                results += _alternating(args, (baseline, service), scenario, concurrency)
+        if args.paced_think_ms > 0:
+            for scenario in scenarios:
+                if not scenario.heavy:
+                    paced += _alternating(args, (baseline, service), scenario,
+                                          TARGET_CONCURRENCY, think_ms=args.paced_think_ms)
         startup["service_worker_rss_mb"] = [round(resident_mb(p), 1) for p in service.worker_pids()]
         startup["baseline_worker_rss_mb"] = [
             round(resident_mb(p), 1) for p in baseline.worker_pids()
@@ -139,7 +190,7 @@ def prefetch_path(args: argparse.Namespace, workdir: Path) -> tuple[list[LoadRes
     finally:
         baseline.stop()
         service.stop()
-    return results, startup
+    return results, paced, startup
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -156,10 +207,14 @@ def main(argv: list[str] | None = None) -> int:
                         help="skip the prefetch-path comparison (JWT and FHIR parts only)")
     parser.add_argument("--fhir-delay-ms", type=int, default=50,
                         help="latency added to every FHIR server response (50)")
+    parser.add_argument("--paced-think-ms", type=float, default=40.0,
+                        help="the paced load's wait after each answer (40; 0 skips it)")
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args(argv)
     if args.rounds < 1:
         parser.error("--rounds must be at least 1")
+    if args.paced_think_ms < 0:
+        parser.error("--paced-think-ms must be 0 (skip) or more")
 
     build = build_description()
     print(f"service build: {build} (make compile / make interpreted)")
@@ -169,12 +224,18 @@ def main(argv: list[str] | None = None) -> int:
         workdir = Path(tmp)
         if not args.skip_prefetch:
             print("== Prefetch path: service vs bare Flask baseline (same run) ==")
-            results, startup = prefetch_path(args, workdir)
+            results, paced, startup = prefetch_path(args, workdir)
             print_table(results)
             report["prefetch"] = [asdict(r) for r in results]
             report["ratios"] = print_ratios(results)
             report["startup"] = startup
             print(f"\nstart-up and memory: {json.dumps(startup)}")
+            if paced:
+                print(f"\n== Paced load (not a target): {TARGET_CONCURRENCY} connections, "
+                      f"each waiting {args.paced_think_ms:g} ms after every answer ==")
+                print_table(paced)
+                report["paced"] = [asdict(r) for r in paced]
+                report["paced_ratios"] = print_paced_ratios(paced)
         if not args.skip_jwt:
             print("\n== Production profile: JWT verification cost ==")
             report["jwt"] = jwt_load.measure(args, workdir, osteocds_server)

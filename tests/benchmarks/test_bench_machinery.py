@@ -57,7 +57,7 @@ def test_a_short_bench_run_measures_both_servers(tmp_path: Path) -> None:
     run = subprocess.run(
         [sys.executable, "benchmarks/run.py", "--seconds", "1", "--rounds", "2",
          "--concurrency", "1", "--workers", "1", "--threads", "2", "--skip-jwt", "--skip-fhir",
-         "--json", str(report)],
+         "--paced-think-ms", "100", "--json", str(report)],
         cwd=ROOT, check=True, timeout=150, capture_output=True, env=env, text=True,
     )
     assert _stat(dev_store) == before  # the run wrote its issued cards to its own store
@@ -83,10 +83,34 @@ def test_a_short_bench_run_measures_both_servers(tmp_path: Path) -> None:
     assert re.search(r"patient-view-500, c = 1: p50 <= 40 ms +(met|NOT MET) ", verdicts)
     assert re.search(r"\d+ of 3 measured targets met \(7 not measured\)", verdicts)
     assert results["startup"]["service_worker_rss_mb"]
+    _check_paced(results, run.stdout, think_ms=100)
     from service.compiled import build_description
 
     assert results["build"] == build_description()  # which build the figures are of
 
+
+
+def _check_paced(results: dict, stdout: str, think_ms: float) -> None:
+    """The paced part: both 50-resource bodies on both servers, 8 connections each waiting
+    `think_ms` after every answer, so no line can beat 8 x 1000 / think_ms requests a second
+    (unpaced, either server answers several times that here)."""
+    assert "== Paced load (not a target): 8 connections, each waiting 100 ms" in stdout
+    lines = {(r["scenario"], r["server"], r["round"]) for r in results["paced"]}
+    assert lines == {(scenario, server, number)
+                     for scenario in ("patient-view-50", "order-select-50")
+                     for server in ("baseline", "osteocds") for number in (1, 2)}
+    ceiling = 8 * 1000 / think_ms
+    for result in results["paced"]:
+        assert (result["concurrency"], result["think_ms"], result["errors"]) == (8, think_ms, 0)
+        assert 0 < result["requests_per_second"] <= ceiling * 1.1, result
+    for ratio in results["paced_ratios"]:
+        assert len(ratio["p99_rounds"]) == 2
+        assert min(ratio["p99_rounds"]) <= ratio["p99"] <= max(ratio["p99_rounds"])
+    assert {r["scenario"] for r in results["paced_ratios"]} == {
+        "patient-view-50", "order-select-50"}
+    prefetch_rates = [r["requests_per_second"] for r in results["prefetch"]
+                      if r["scenario"] == "patient-view-50" and r["server"] == "baseline"]
+    assert max(prefetch_rates) > ceiling * 1.1  # the pacing, not the server, set the rate
 
 
 def test_first_call_reports_the_start_and_each_hook_call() -> None:
