@@ -90,51 +90,35 @@ def print_table(results: list[LoadResult]) -> None:
         )
 
 
-def print_ratios(results: list[LoadResult]) -> list[dict[str, object]]:
-    """Service / baseline for each (scenario, concurrency) pair of this run: each round against
-    the baseline of the same round, then the median over the rounds."""
+SATURATED_RATIOS = {"throughput": "requests_per_second", "p99": "p99_ms",
+                    "cpu": "cpu_ms_per_request"}
+PACED_RATIOS = {"p50": "p50_ms", "p99": "p99_ms"}
+
+
+def print_ratios(results: list[LoadResult], columns: dict[str, str],
+                 spread_of: str) -> list[dict[str, object]]:
+    """Service / baseline of each of `columns` (name: LoadResult field) for each (scenario,
+    concurrency) pair of this run: each round against the baseline of the same round, then the
+    median; the rounds' range of `spread_of` (one of the names) closes each line."""
     as_dicts = [asdict(r) for r in results]
     pairs = sorted({(r.scenario, r.concurrency) for r in results if r.server == "osteocds"})
+    widths = {name: max(8, len(name) + 3) for name in columns}
     ratios = []
-    print(f"\n{'scenario':<28}{'c':>4}  {'throughput x':>13}{'p99 x':>8}{'cpu x':>8}"
-          "  throughput x over the rounds")
+    print(f"\n{'scenario':<28}{'c':>4}  " + "".join(f"{name + ' x':>{widths[name]}}"
+                                                    for name in columns)
+          + f"  {spread_of} x over the rounds")
     for scenario, concurrency in pairs:
-        per_round = {field: round_ratios(as_dicts, scenario, concurrency, field)
-                     for field in ("requests_per_second", "p99_ms", "cpu_ms_per_request")}
-        if not per_round["requests_per_second"]:
+        per_round = {name: round_ratios(as_dicts, scenario, concurrency, field)
+                     for name, field in columns.items()}
+        if not per_round[spread_of]:
             continue
-        ratio = {
-            "scenario": scenario,
-            "concurrency": concurrency,
-            "throughput": median(per_round["requests_per_second"]),
-            "p99": median(per_round["p99_ms"]),
-            "cpu": median(per_round["cpu_ms_per_request"]),
-            "throughput_rounds": per_round["requests_per_second"],
-        }
+        ratio: dict[str, object] = {"scenario": scenario, "concurrency": concurrency}
+        ratio.update({name: median(values) for name, values in per_round.items()})
+        ratio[f"{spread_of}_rounds"] = per_round[spread_of]
         ratios.append(ratio)
-        print(f"{scenario:<28}{concurrency:>4}  {ratio['throughput']:>13.2f}"
-              f"{ratio['p99']:>8.2f}{ratio['cpu']:>8.2f}"
-              f"  {spread(per_round['requests_per_second'])}")
-    return ratios
-
-
-def print_paced_ratios(results: list[LoadResult]) -> list[dict[str, object]]:
-    """Service / baseline latencies at the paced load, each round against the same round's
-    baseline, then the median."""
-    as_dicts = [asdict(r) for r in results]
-    ratios = []
-    print(f"\n{'scenario':<28}{'c':>4}  {'p50 x':>8}{'p99 x':>8}  p99 x over the rounds")
-    for scenario in sorted({r.scenario for r in results if r.server == "osteocds"}):
-        per_round = {field: round_ratios(as_dicts, scenario, TARGET_CONCURRENCY, field)
-                     for field in ("p50_ms", "p99_ms")}
-        if not per_round["p99_ms"]:
-            continue
-        ratio = {"scenario": scenario, "concurrency": TARGET_CONCURRENCY,
-                 "p50": median(per_round["p50_ms"]), "p99": median(per_round["p99_ms"]),
-                 "p99_rounds": per_round["p99_ms"]}
-        ratios.append(ratio)
-        print(f"{scenario:<28}{TARGET_CONCURRENCY:>4}  {ratio['p50']:>8.2f}{ratio['p99']:>8.2f}"
-              f"  {spread(per_round['p99_ms'])}")
+        print(f"{scenario:<28}{concurrency:>4}  "
+              + "".join(f"{ratio[name]:>{widths[name]}.2f}" for name in columns)
+              + f"  {spread(per_round[spread_of])}")
     return ratios
 
 
@@ -227,7 +211,7 @@ def main(argv: list[str] | None = None) -> int:
             results, paced, startup = prefetch_path(args, workdir)
             print_table(results)
             report["prefetch"] = [asdict(r) for r in results]
-            report["ratios"] = print_ratios(results)
+            report["ratios"] = print_ratios(results, SATURATED_RATIOS, "throughput")
             report["startup"] = startup
             print(f"\nstart-up and memory: {json.dumps(startup)}")
             if paced:
@@ -235,7 +219,7 @@ def main(argv: list[str] | None = None) -> int:
                       f"each waiting {args.paced_think_ms:g} ms after every answer ==")
                 print_table(paced)
                 report["paced"] = [asdict(r) for r in paced]
-                report["paced_ratios"] = print_paced_ratios(paced)
+                report["paced_ratios"] = print_ratios(paced, PACED_RATIOS, "p99")
         if not args.skip_jwt:
             print("\n== Production profile: JWT verification cost ==")
             report["jwt"] = jwt_load.measure(args, workdir, osteocds_server)
