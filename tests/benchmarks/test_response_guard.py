@@ -3,7 +3,11 @@ only with `validate_responses` (a performance setting, docs/performance.md)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from service.hooks import HookContext
 from service.response_guard import response_problems
@@ -41,6 +45,33 @@ def test_a_valid_response_passes_the_guard() -> None:
 )
 def test_the_guard_names_the_field_and_rule(change: dict, problem: str) -> None:
     assert problem in response_problems({"cards": [{**_card(), **change}]})
+
+
+_JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers(min_value=-1, max_value=1) | st.text(max_size=1),
+    lambda children: st.lists(children, max_size=3)
+    | st.dictionaries(st.text(min_size=1, max_size=2), children, max_size=3),
+    max_leaves=20,
+)
+
+
+def _holds_an_empty_value(value: Any) -> bool:
+    """The rule itself, written plainly: null, "", [] or {} anywhere."""
+    if value is None or (isinstance(value, str | list | dict) and not value):
+        return True
+    items = value.values() if isinstance(value, dict) else value if isinstance(value, list) else ()
+    return any(_holds_an_empty_value(item) for item in items)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_JSON_VALUES)
+def test_the_guard_finds_every_empty_value_at_any_depth(value: Any) -> None:
+    # The guard names paths only after its fast scan says something is empty: a scan that
+    # missed one would let the response through.
+    problems = response_problems({"cards": [{**_card(), "extension": value}]})
+    named = [problem for problem in problems if problem.startswith("cards[0].extension")]
+    assert bool(named) == _holds_an_empty_value(value)
+    assert len(named) == len(problems)
 
 
 def test_the_guard_requires_the_card_fields() -> None:
