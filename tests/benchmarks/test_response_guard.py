@@ -7,12 +7,12 @@ from typing import Any
 
 import pytest
 from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from service.hooks import HookContext
 from service.response_guard import response_problems
 from tests.conftest import assert_operation_outcome, post_json
 from tests.protocol.examples import full_card, hook_request
+from tests.strategies import JSON_VALUES
 
 ORDER_SELECT = "/cds-services/osteoporosis-order-select"
 
@@ -47,14 +47,6 @@ def test_the_guard_names_the_field_and_rule(change: dict, problem: str) -> None:
     assert problem in response_problems({"cards": [{**_card(), **change}]})
 
 
-_JSON_VALUES = st.recursive(
-    st.none() | st.booleans() | st.integers(min_value=-1, max_value=1) | st.text(max_size=1),
-    lambda children: st.lists(children, max_size=3)
-    | st.dictionaries(st.text(min_size=1, max_size=2), children, max_size=3),
-    max_leaves=20,
-)
-
-
 def _holds_an_empty_value(value: Any) -> bool:
     """The rule itself, written plainly: null, "", [] or {} anywhere."""
     if value is None or (isinstance(value, str | list | dict) and not value):
@@ -64,7 +56,7 @@ def _holds_an_empty_value(value: Any) -> bool:
 
 
 @settings(max_examples=300, deadline=None)
-@given(_JSON_VALUES)
+@given(JSON_VALUES)
 def test_the_guard_finds_every_empty_value_at_any_depth(value: Any) -> None:
     # The guard names paths only after its fast scan says something is empty: a scan that
     # missed one would let the response through.

@@ -15,6 +15,7 @@ import fhir_fixtures
 from service.hook_requests import build_hook_request
 from service.protocol import validation
 from tests.protocol import examples
+from tests.strategies import JSON_VALUES
 
 AS_OF = date(2026, 6, 15)
 HOOKS = ("patient-view", "order-select", "order-sign")
@@ -82,15 +83,6 @@ def test_a_request_only_jsonschema_accepts_is_still_accepted() -> None:
     body["fhirServer"] = "https://ehr.example/fhir\n"  # "$" matches before a final newline
     assert _verdicts("patient-view-request", body) == (False, True)
     validation.require_valid("patient-view-request", body)  # jsonschema's verdict stands
-
-
-JSON_VALUES = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False)
-    | st.text(max_size=20),
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner,
-                                                                 max_size=3),
-    max_leaves=8,
-)
 
 
 def _paths(node: Any, prefix: tuple[Any, ...] = (), depth: int = 0) -> list[tuple[Any, ...]]:
