@@ -14,6 +14,7 @@ from service.evaluation.model import (
     ClassifiedOrder,
     CriterionResult,
     OrderClass,
+    RomosozumabDecision,
     Status,
 )
 
@@ -232,18 +233,24 @@ def cv_contraindication(ctx: CardContext) -> dict[str, Any]:
         event, day = "MI or stroke within 12 months", fmt.short_when(first.when)
     else:
         event, day = "prior MI or stroke (EU policy)", fmt.short_when(first.when)
+    mid_course = ctx.assessment.romosozumab_decision is RomosozumabDecision.ALREADY_ON_COURSE
     template = wording.S_CV_CONTRA_ORDERED if ordered else wording.S_CV_CONTRA_ADVISORY
+    if mid_course:
+        template = wording.S_CV_STOP
     text = wording.CV_CONTRA_TEXT if cv.recent_events else wording.CV_CONTRA_EU_TEXT
     eu_citation = () if cv.recent_events else (wording.EU_CV_CITATION,)
     sections = [
         fmt.section(wording.H_EVENTS, cardiovascular_lines(ctx)),
+        *([wording.CV_STOP_TEXT, fmt.section("**Course**", _dose_lines(ctx))] if mid_course
+          else []),
         text,
         _alternatives_section(ctx, wording.ALTERNATIVES_ROMOSOZUMAB),
         gaps_section(ctx),
     ]
     return make_card(ctx, "romosozumab-cv-contraindication",
                      summary=template.format(event=event, date=day),
-                     indicator="critical" if ordered else "warning", sections=sections,
+                     indicator="critical" if ordered or mid_course else "warning",
+                     sections=sections,
                      citation_ids=(*eu_citation, *cv.citations),
                      suggestions=_block_suggestions(ctx))
 

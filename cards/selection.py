@@ -85,7 +85,9 @@ def patient_view_topics(ctx: CardContext) -> list[str]:
     if course.complete and not course.antiresorptive_since:
         topics.append("romosozumab-course-complete")
     elif a.romosozumab_decision is RomosozumabDecision.ALREADY_ON_COURSE:
-        topics.append("romosozumab-course-progress")
+        # a myocardial infarction or stroke mid-course stops it (boxed warning): no next dose
+        topics.append("romosozumab-cv-contraindication" if _cv_blocks(ctx)
+                      else "romosozumab-course-progress")
     if (a.romosozumab_decision is RomosozumabDecision.NOT_INDICATED
             and a.very_high_risk.status is Status.MET and a.osteoporosis is not None):
         topics.append("very-high-risk-other-agents")

@@ -89,6 +89,7 @@ S_CV_CAUTION = (
 )
 S_CV_CONTRA_ORDERED = "Romosozumab contraindicated: {event} ({date})"
 S_CV_CONTRA_ADVISORY = "Romosozumab not advised: {event} ({date})"
+S_CV_STOP = "Stop romosozumab mid-course: {event} ({date})"
 S_HYPO_ORDERED = "Romosozumab contraindicated: low calcium {value}; correct before any dose"
 S_HYPO_ADVISORY = "Romosozumab not advised until low calcium is corrected ({value})"
 S_NOT_INDICATED = "Romosozumab not indicated: the label covers postmenopausal women only"
@@ -177,6 +178,11 @@ CV_CONTRA_TEXT = (
     "Romosozumab should not be initiated within a year of a myocardial infarction or stroke "
     "(boxed warning). An event with no recorded date is treated as recent until its date is "
     "verified."
+)
+CV_STOP_TEXT = (
+    "The patient is on a romosozumab course (below). If a myocardial infarction or stroke "
+    "occurs during therapy, romosozumab should be discontinued (boxed warning): do not give the "
+    "next dose, and plan the antiresorptive that follows romosozumab."
 )
 CV_CONTRA_EU_TEXT = (
     "Under the EU policy any prior myocardial infarction or stroke excludes romosozumab."

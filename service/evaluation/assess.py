@@ -7,6 +7,7 @@ from datetime import date
 from service.evaluation.calcium import assess_hypocalcemia
 from service.evaluation.cardiovascular import assess_cardiovascular
 from service.evaluation.denosumab import assess_denosumab
+from service.evaluation.facts import DrugUse
 from service.evaluation.fractures import fracture_events
 from service.evaluation.labs import indexed_observations
 from service.evaluation.model import (
@@ -29,7 +30,7 @@ from service.evaluation.risk import (
 )
 from service.evaluation.romosozumab import romosozumab_course
 from service.evaluation.safety import safety_gates
-from service.evaluation.therapy import drug_uses
+from service.evaluation.therapy import drug_uses, in_use_on, use_description
 from service.knowledge import Knowledge
 from service.record.model import PatientRecord
 
@@ -58,7 +59,10 @@ def _assess(record: PatientRecord, as_of: date, knowledge: Knowledge, policy: st
     calcium = assess_hypocalcemia(record, knowledge, as_of)
     course = romosozumab_course(knowledge, uses, record.draft_orders)
     deceased = bool(record.patient and record.patient.deceased)
-    decision, reasons = _decide(record, deceased, pop, vhr, cv, calcium, course)
+    other_anabolics = [u for u in in_use_on(uses, "anabolic", as_of)
+                       if u.match.drug.id != "romosozumab"]
+    decision, reasons = _decide(record, deceased, pop, vhr, cv, calcium, course,
+                                other_anabolics)
     dmab = assess_denosumab(knowledge, as_of, uses, events, orders)
     rebound_allowed = bool(dmab.rebound_fractures) and _rebound_romosozumab_allowed(
         record, deceased, pop, cv, calcium, course)
@@ -75,8 +79,8 @@ def _assess(record: PatientRecord, as_of: date, knowledge: Knowledge, policy: st
 
 
 def _decide(record: PatientRecord, deceased: bool, pop: CriterionResult, vhr: CriterionResult,
-            cv: CardiovascularAssessment, calcium: CriterionResult, course: RomosozumabCourse
-            ) -> tuple[RomosozumabDecision, list[str]]:
+            cv: CardiovascularAssessment, calcium: CriterionResult, course: RomosozumabCourse,
+            other_anabolics: list[DrugUse]) -> tuple[RomosozumabDecision, list[str]]:
     if deceased:
         return RomosozumabDecision.DECEASED, ["patient deceased"]
     if pop.status is Status.NOT_MET:
@@ -86,8 +90,11 @@ def _decide(record: PatientRecord, deceased: bool, pop: CriterionResult, vhr: Cr
     if course.complete:
         return RomosozumabDecision.COURSE_COMPLETE, ["12 monthly doses already given"]
     if course.doses_given:
-        return RomosozumabDecision.ALREADY_ON_COURSE, [
-            f"dose {course.doses_given + 1} of 12 due {course.next_dose_due}"]
+        return RomosozumabDecision.ALREADY_ON_COURSE, _course_reasons(course, cv)
+    if other_anabolics:
+        return RomosozumabDecision.ON_OTHER_ANABOLIC, [
+            "already on an anabolic agent: " + ", ".join(use_description(u)
+                                                         for u in other_anabolics)]
     if vhr.status is not Status.MET:
         return RomosozumabDecision.NOT_VERY_HIGH_RISK, ["no very-high-risk criterion met"]
     blocks = []
@@ -104,6 +111,15 @@ def _decide(record: PatientRecord, deceased: bool, pop: CriterionResult, vhr: Cr
     if calcium.status is Status.UNKNOWN:
         reasons.append(calcium.note or "check calcium before the first dose")
     return RomosozumabDecision.PROPOSE, reasons
+
+
+def _course_reasons(course: RomosozumabCourse, cv: CardiovascularAssessment) -> list[str]:
+    """Mid-course: the next dose, unless a myocardial infarction or stroke blocks it (the boxed
+    warning: discontinue when one occurs during therapy)."""
+    if cv.verdict is CardiovascularVerdict.CONTRAINDICATED:
+        return ["myocardial infarction or stroke (cardiovascular contraindication): "
+                "discontinue the course"]
+    return [f"dose {course.doses_given + 1} of 12 due {course.next_dose_due}"]
 
 
 def _rebound_romosozumab_allowed(record: PatientRecord, deceased: bool, pop: CriterionResult,

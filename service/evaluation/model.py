@@ -124,6 +124,7 @@ class RomosozumabDecision(StrEnum):
     NOT_INDICATED = "not-indicated"  # outside the labelled population (man, premenopausal)
     NOT_VERY_HIGH_RISK = "not-very-high-risk"
     ALREADY_ON_COURSE = "already-on-course"  # mid-course: no new proposal, next dose due
+    ON_OTHER_ANABOLIC = "on-other-anabolic"  # teriparatide or abaloparatide in use: no proposal
     COURSE_COMPLETE = "course-complete"  # 12 doses given: no more romosozumab
     INSUFFICIENT_DATA = "insufficient-data"  # would rest on the absence of data we could not read
     DECEASED = "deceased"

@@ -49,6 +49,12 @@ def uses_of(uses: list[DrugUse], drug_class: str) -> list[DrugUse]:
     return [u for u in uses if drug_class in u.match.drug.classes]
 
 
+def in_use_on(uses: list[DrugUse], drug_class: str, as_of: date) -> list[DrugUse]:
+    """Uses of a drug class whose coverage includes `as_of` (ongoing therapy ends on `as_of`)."""
+    return [u for u in uses_of(uses, drug_class)
+            if u.end is not None and u.end >= as_of and (u.start is None or u.start <= as_of)]
+
+
 def use_description(use: DrugUse) -> str:
     """The medication as the record names it, and how it was recorded: "Alendronic acid 10 MG
     Oral Tablet (prescribed)". The knowledge display (a standard regimen) only when the record

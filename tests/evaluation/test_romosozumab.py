@@ -49,3 +49,47 @@ def test_course_complete_then_antiresorptive(knowledge):
     assert assess(rec2, AS_OF, knowledge).romosozumab_course.antiresorptive_since
     rec3 = record(*rec.conditions, *rec.observations, *rec.medications, draft("904431"))
     assert assess(rec3, AS_OF, knowledge).romosozumab_course.antiresorptive_ordered
+
+
+def test_mid_course_myocardial_infarction_stops_the_course(knowledge):
+    """Boxed warning: "If a patient experiences a myocardial infarction or stroke during therapy,
+    EVENITY should be discontinued" (research 2.3, persona P20's variant)."""
+    on_course = (condition(ICD, "M80.08XA", ago(months=8)), calcium(), *monthly(6, 0))
+    assert "dose 7 of 12" in assess(record(*on_course), AS_OF, knowledge).decision_reasons[0]
+    mi = condition(ICD, "I21.4", ago(months=2))
+    result = assess(record(*on_course, mi), AS_OF, knowledge)
+    assert result.romosozumab_decision is D.ALREADY_ON_COURSE
+    assert result.decision_reasons == ("myocardial infarction or stroke (cardiovascular "
+                                       "contraindication): discontinue the course",)
+
+
+TERIPARATIDE_PEN = "1435115"
+
+
+@pytest.mark.parametrize(("source", "status", "period_end", "blocks"), [
+    ("MedicationStatement", "active", None, True),  # taking it now
+    ("MedicationRequest", "active", None, True),
+    ("MedicationStatement", "completed", ago(months=3), False),  # stopped three months ago
+])
+def test_an_anabolic_agent_in_use_blocks_the_proposal(knowledge, source, status, period_end,
+                                                      blocks):
+    """Research 5, rule order 3: "already on active anabolic" blocks the proposal."""
+    proposable = (condition(ICD, "M80.08XA", ago(months=2)), calcium())
+    assert assess(record(*proposable), AS_OF, knowledge).romosozumab_decision is D.PROPOSE
+    teriparatide = med(TERIPARATIDE_PEN, ago(months=4), source=source, status=status,
+                       period_start=ago(months=4), period_end=period_end)
+    result = assess(record(*proposable, teriparatide), AS_OF, knowledge)
+    if blocks:
+        assert result.romosozumab_decision is D.ON_OTHER_ANABOLIC
+        assert result.decision_reasons[0].startswith("already on an anabolic agent: teriparatide")
+    else:
+        assert result.romosozumab_decision is D.PROPOSE
+
+
+def test_a_recent_anabolic_administration_blocks_and_an_old_one_does_not(knowledge):
+    proposable = (condition(ICD, "M80.08XA", ago(months=2)), calcium())
+    recent = med(TERIPARATIDE_PEN, ago(days=10))  # coverage: one month from the dose
+    old = med(TERIPARATIDE_PEN, ago(months=2))
+    assert assess(record(*proposable, recent), AS_OF,
+                  knowledge).romosozumab_decision is D.ON_OTHER_ANABOLIC
+    assert assess(record(*proposable, old), AS_OF, knowledge).romosozumab_decision is D.PROPOSE

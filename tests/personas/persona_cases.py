@@ -69,6 +69,9 @@ def all_cases() -> list[Case]:
 def expected_indicator(case: Case, topic: str) -> str:
     """Indicators per issue 5's topic table."""
     ordered_romosozumab = case.order == "romosozumab" and case.hook != "patient-view"
+    decision = fhir_fixtures.load_expected()["personas"][case.persona]["romosozumab"]
+    if topic == "romosozumab-cv-contraindication" and decision == "already-on-course":
+        return "critical"  # a myocardial infarction or stroke mid-course: stop (boxed warning)
     if topic in {"romosozumab-cv-contraindication", "romosozumab-hypocalcemia"}:
         return "critical" if ordered_romosozumab else "warning"
     if topic == "romosozumab-proposal":
