@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 from cards import format as fmt
 from cards import wording
 from cards.context import CardContext, topic_coding
+from service.evaluation.model import ClassifiedOrder
 
 SUMMARY_LIMIT = 140  # CDS Hooks 2.0: "<140-character"
 ELLIPSIS = "…"
@@ -75,6 +77,16 @@ def _kept(item: Any) -> Any:
 
 def create_action(description: str, resource: dict[str, Any]) -> dict[str, Any]:
     return {"type": "create", "description": description, "resource": resource}
+
+
+# CDS Hooks 2.0 `resourceId`: "a relative reference to the relevant resource" (Type/id). A
+# draft order the EHR sent without an id cannot be named, so no card offers to delete it.
+RELATIVE_REFERENCE = re.compile(r"^[A-Z][A-Za-z]+/[A-Za-z0-9\-.]{1,64}$")
+
+
+def deletable(orders: Iterable[ClassifiedOrder]) -> tuple[ClassifiedOrder, ...]:
+    """The draft orders a `delete` action can name (those with a `Type/id` reference)."""
+    return tuple(o for o in orders if RELATIVE_REFERENCE.match(o.reference))
 
 
 def delete_action(description: str, resource_id: str) -> dict[str, Any]:
