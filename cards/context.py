@@ -68,11 +68,28 @@ class CardContext:
             lines.append(f"{fmt.drug_name(drug)}: not offered ({reasons})")
         return lines
 
+    def caution_lines(self, drugs: Iterable[str]) -> list[str]:
+        """What to do before ordering each offered drug: its cautions with the patient's
+        evidence (denosumab at eGFR < 30: the Prolia boxed warning) and its checks still to do
+        (no eGFR within 12 months). Romosozumab is left out: its cards have their own
+        exclusions section (calcium, cardiovascular)."""
+        lines = []
+        for drug in drugs:
+            gate = self.gate(drug)
+            if drug == "romosozumab" or gate is None or not gate.allowed:
+                continue
+            name = fmt.drug_name(drug)
+            lines += [f"{name}: {gate.caution_text or 'caution'} ({fmt.evidence_line(c)[2:]})"
+                      for c in gate.cautions]
+            lines += [f"{name}: {check}" for check in gate.checks]
+        return lines
+
     def gate_citations(self, drugs: Iterable[str]) -> tuple[str, ...]:
+        """The sources of every gate that rules a drug out or adds a caution to it."""
         ids: list[str] = []
         for drug in drugs:
             gate = self.gate(drug)
-            if gate is not None and not gate.allowed:
+            if gate is not None and (not gate.allowed or gate.cautions):
                 ids.extend(gate.citations)
         return tuple(ids)
 

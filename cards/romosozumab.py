@@ -7,7 +7,7 @@ from typing import Any
 
 from cards import format as fmt
 from cards import orders, wording
-from cards.card import create_action, delete_action, make_card, suggestion
+from cards.card import create_action, deletable, delete_action, make_card, suggestion
 from cards.context import ORDER_SELECT, CardContext
 from service.evaluation.model import (
     CardiovascularVerdict,
@@ -91,7 +91,9 @@ def gaps_section(ctx: CardContext) -> str:
 
 
 def not_offered_section(ctx: CardContext, drugs: tuple[str, ...]) -> str:
-    return fmt.section(wording.H_NOT_OFFERED, ctx.ruled_out_lines(drugs))
+    """The drugs the patient's data rules out, then what to check before ordering the others."""
+    return fmt.join_sections(fmt.section(wording.H_NOT_OFFERED, ctx.ruled_out_lines(drugs)),
+                             fmt.section(wording.H_BEFORE_ORDERING, ctx.caution_lines(drugs)))
 
 
 def follow_on_agents_text(ctx: CardContext) -> str:
@@ -131,7 +133,7 @@ def romosozumab_citations(ctx: CardContext) -> tuple[str, ...]:
             ids += criterion.citations
     ids += a.cardiovascular.citations
     ids += a.hypocalcemia.citations
-    ids += ctx.gate_citations((*FOLLOW_ON_AGENTS, "romosozumab"))
+    ids += ctx.gate_citations((*FOLLOW_ON_AGENTS, "denosumab", "romosozumab"))
     return tuple(ids)
 
 
@@ -141,13 +143,16 @@ def romosozumab_order_action(ctx: CardContext) -> dict[str, Any]:
 
 
 def remove_orders(orders_to_remove: tuple[ClassifiedOrder, ...]) -> list[dict[str, Any]]:
+    """Delete actions for the orders that have an id (callers pass `deletable` orders)."""
     return [delete_action(wording.L_REMOVE_ORDER.format(drug=fmt.drug_name(o.drug)), o.reference)
-            for o in orders_to_remove]
+            for o in deletable(orders_to_remove)]
 
 
 def follow_on_suggestions(ctx: CardContext, note: str, drugs: tuple[str, ...] = ORDERED_FOLLOW_ONS,
                           *, replacing: tuple[ClassifiedOrder, ...] = ()) -> list[dict[str, Any]]:
-    """Order suggestions for the follow-on drugs the safety gates allow."""
+    """Order suggestions for the follow-on drugs the safety gates allow; `replacing` orders
+    without an id are left for the clinician to remove (nothing can name them)."""
+    replacing = deletable(replacing)
     labels = {"denosumab": wording.L_ORDER_DENOSUMAB,
               "zoledronic-acid": wording.L_ORDER_ZOLEDRONATE}
     result = []
@@ -176,14 +181,16 @@ def proposal(ctx: CardContext) -> dict[str, Any]:
         order = romosozumab_order_action(ctx)
         suggestions.append(suggestion(wording.L_ORDER_ROMOSOZUMAB, [order],
                                       recommended=not weaker))
-        if weaker:
-            label = wording.L_REPLACE_WITH_ROMOSOZUMAB.format(drug=fmt.drug_name(weaker[0].drug))
-            suggestions.append(suggestion(label, [*remove_orders(weaker), order]))
+        replaceable = deletable(weaker)
+        if replaceable:
+            label = wording.L_REPLACE_WITH_ROMOSOZUMAB.format(
+                drug=fmt.drug_name(replaceable[0].drug))
+            suggestions.append(suggestion(label, [*remove_orders(replaceable), order]))
     sections = [
         criteria_section(ctx),
         exclusions_section(ctx),
         fmt.section(wording.H_PLAN, proposal_plan_lines(ctx)),
-        not_offered_section(ctx, ("romosozumab", *FOLLOW_ON_AGENTS)),
+        not_offered_section(ctx, ("romosozumab", *FOLLOW_ON_AGENTS, "denosumab")),
         gaps_section(ctx),
     ]
     return make_card(ctx, "romosozumab-proposal", summary=summary,
@@ -208,7 +215,7 @@ def cv_caution(ctx: CardContext) -> dict[str, Any]:
 
 # --- blocks --------------------------------------------------------------------------------------
 def _block_suggestions(ctx: CardContext) -> list[dict[str, Any]]:
-    romo = ctx.orders_of(OrderClass.ROMOSOZUMAB)
+    romo = deletable(ctx.orders_of(OrderClass.ROMOSOZUMAB))
     if not romo:
         return []
     return [suggestion(wording.L_REMOVE_ROMOSOZUMAB, [
@@ -219,7 +226,8 @@ def _block_suggestions(ctx: CardContext) -> list[dict[str, Any]]:
 def _alternatives_section(ctx: CardContext, drugs: tuple[str, ...]) -> str:
     names = ctx.allowed_names(drugs)
     lines = [f"Alternatives: {fmt.names_list(names)}."] if names else []
-    return fmt.section(wording.H_OPTIONS, lines + ctx.ruled_out_lines(drugs))
+    return fmt.section(wording.H_OPTIONS,
+                       lines + ctx.ruled_out_lines(drugs) + ctx.caution_lines(drugs))
 
 
 def cv_contraindication(ctx: CardContext) -> dict[str, Any]:

@@ -78,6 +78,7 @@ H_EVENTS = "**Events found**"
 H_DENOSUMAB = "**Denosumab (this patient)**"
 H_OPTIONS = "**Options**"
 H_NOT_OFFERED = "**Not offered for this patient**"
+H_BEFORE_ORDERING = "**Before ordering**"
 
 # --- summaries ------------------------------------------------------------------------------
 S_PROPOSAL = "Very high fracture risk: consider romosozumab 210 mg monthly x 12"

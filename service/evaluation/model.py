@@ -116,6 +116,7 @@ class SafetyGate(Struct, frozen=True):
     # additions: allowed but with care (e.g. denosumab at eGFR < 30), and checks still to do
     cautions: tuple[Evidence, ...] = ()
     checks: tuple[str, ...] = ()  # e.g. "no eGFR within 12 months: check kidney function"
+    caution_text: str | None = None  # what the cautions mean (the gate's note), when there are any
 
 
 class RomosozumabDecision(StrEnum):

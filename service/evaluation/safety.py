@@ -56,4 +56,5 @@ def _gate(rule: SafetyGateRule, egfr, hypocalcemia: CriterionResult,
             cardiovascular.verdict is CardiovascularVerdict.CONTRAINDICATED:
         reasons.extend(cardiovascular.recent_events or cardiovascular.prior_events)
     return SafetyGate(drug=rule.drug, allowed=not reasons, reasons=tuple(reasons),
-                      citations=rule.citations, cautions=tuple(cautions), checks=tuple(checks))
+                      citations=rule.citations, cautions=tuple(cautions), checks=tuple(checks),
+                      caution_text=rule.note if cautions else None)

@@ -42,6 +42,7 @@ CITATIONS = {
     "ects-2021": SimpleNamespace(label="ECTS 2021 denosumab discontinuation",
                                  url="https://doi.org/10.1210/clinem/dgaa756"),
     "zoledronic-acid-label": SimpleNamespace(label="Reclast label, renal", url=None),
+    "prolia-boxed-warning": SimpleNamespace(label="PROLIA US label, boxed warning", url=None),
 }
 KNOWLEDGE = SimpleNamespace(citations=CITATIONS, version="test-1")
 
@@ -131,12 +132,14 @@ HYPOCALCEMIA = CriterionResult("hypocalcemia", "Low calcium", Status.MET,
                                (ev("Calcium", "2026-06-01", value="7.9 mg/dL",
                                    note="not albumin-adjusted"),), ("evenity-label",))
 RENAL_GATE = (ev("eGFR", "2026-05-01", value="25 mL/min/1.73m2"),)
+DENOSUMAB_RENAL_CAUTION = "boxed warning: severe hypocalcemia with eGFR < 30"
 
 
 def renal_blocked() -> dict[str, SafetyGate]:
     return {
         "romosozumab": SafetyGate("romosozumab", True),
-        "denosumab": SafetyGate("denosumab", True),
+        "denosumab": SafetyGate("denosumab", True, citations=("prolia-boxed-warning",),
+                                cautions=RENAL_GATE, caution_text=DENOSUMAB_RENAL_CAUTION),
         "zoledronic-acid": SafetyGate("zoledronic-acid", False, RENAL_GATE,
                                       ("zoledronic-acid-label",)),
         "alendronate": SafetyGate("alendronate", False, RENAL_GATE, ("zoledronic-acid-label",)),

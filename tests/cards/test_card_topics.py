@@ -118,6 +118,28 @@ def test_proposal_plan_names_only_follow_on_agents_the_gates_allow():
     assert "alendronate or zoledronate" not in card["detail"]
 
 
+BEFORE_DENOSUMAB = ("**Before ordering**\n- denosumab: boxed warning: severe hypocalcemia with "
+                    "eGFR < 30 (eGFR: 25 mL/min/1.73m2 (2026-05-01))")
+
+
+def test_a_card_that_names_denosumab_at_low_egfr_gives_its_caution_and_cites_it():
+    """eGFR 25: denosumab stays offered (the follow-on after romosozumab, the overdue dose), with
+    the Prolia boxed warning's caution and its citation on every card that names it."""
+    gates = b.renal_blocked()
+    cards = {
+        "proposal": by_topic(build("patient-view", b.assessment(safety_gates=gates)),
+                             "romosozumab-proposal"),
+        "course complete": by_topic(build("patient-view", b.assessment(
+            romosozumab_course=COMPLETE, romosozumab_decision=RomosozumabDecision.COURSE_COMPLETE,
+            safety_gates=gates)), "romosozumab-course-complete"),
+        "overdue": build("patient-view", b.assessment(
+            **NO_ROMO, denosumab=b.denosumab_overdue(), safety_gates=gates))[0],
+    }
+    for name, card in cards.items():
+        assert BEFORE_DENOSUMAB in card["detail"], name
+        assert "PROLIA US label, boxed warning" in card["detail"], name
+
+
 def test_proposal_without_romosozumab_gate_offers_no_order():
     gates = {**b.base().safety_gates, "romosozumab": SafetyGate(
         "romosozumab", False, (b.ev("Calcium", "2026-06-01", value="8.1 mg/dL"),))}

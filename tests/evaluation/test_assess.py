@@ -71,6 +71,10 @@ def test_safety_gates_by_egfr(knowledge, egfr, zol, aln, dmab_caution):
     assert gates["alendronate"].allowed is aln
     assert gates["denosumab"].allowed
     assert bool(gates["denosumab"].cautions) is dmab_caution
+    # what the caution means comes from the policy data (the Prolia boxed warning), for the card
+    assert (gates["denosumab"].caution_text or "").startswith(
+        "boxed warning: severe hypocalcemia" if dmab_caution else "")
+    assert (gates["denosumab"].caution_text is None) is not dmab_caution
 
 
 def test_safety_gates_block_on_hypocalcemia_and_ask_for_checks(knowledge):
