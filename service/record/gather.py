@@ -2,9 +2,10 @@
 FHIR server (CDS Hooks 2.0 prefetch semantics, issue 3).
 
 Per prefetch key: a resource or a Bundle is data; `null` is "the EHR has no data" (not fetched);
-an OperationOutcome, a value that is not a JSON object, or an absent key is fetched from
-`fhirServer`; a Bundle with a `next` link is completed by following it. What cannot be obtained
-gives `DataUnavailable` (412) naming the keys, never the token or the patient.
+an OperationOutcome, a value that is not a JSON object (on the request path the hook request
+schema refuses one first, 400), or an absent key is fetched from `fhirServer`; a Bundle with a
+`next` link is completed by following it. Keys other than the templates' are never read. What
+cannot be obtained gives `DataUnavailable` (412) naming the keys, never the token or the patient.
 
 Every resource must belong to `context.patientId` (`ForeignPatientData`, 400, otherwise).
 

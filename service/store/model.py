@@ -21,11 +21,17 @@ FEEDBACK_SOURCES = ("ehr", "preview")
 def _require_real_moment(timestamp: str) -> None:
     """The schema checks the shape; an impossible moment (month 13, year 0) is a 400."""
     try:
-        datetime.fromisoformat(timestamp)
+        datetime.fromisoformat(timestamp)  # given in the upper-case form (`_rfc3339_upper`)
     except ValueError:
         raise InvalidRequest(
             "outcomeTimestamp: not a real date and time", field="feedback.outcomeTimestamp"
         ) from None
+
+
+def _rfc3339_upper(timestamp: str) -> str:
+    """RFC 3339 5.6 allows "t" and "z" in lower case: one spelling, so the same moment sent
+    both ways is one fact (digits and signs are unaffected)."""
+    return timestamp.upper()
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,7 +40,7 @@ class FeedbackEntry:
 
     card_uuid: str
     outcome: str  # accepted | overridden
-    outcome_timestamp: str  # as sent (RFC 3339); part of the idempotency key
+    outcome_timestamp: str  # as sent (RFC 3339), "t" and "z" upper-cased; the idempotency key
     accepted_suggestions: tuple[str, ...] = ()
     override_reason_system: str | None = None
     override_reason_code: str | None = None
@@ -46,11 +52,12 @@ class FeedbackEntry:
         """Parse one validated `feedback[]` item (lenient: reason without system/display)."""
         override = item.get("overrideReason") or {}
         reason = override.get("reason") or {}
-        _require_real_moment(item["outcomeTimestamp"])
+        timestamp = _rfc3339_upper(item["outcomeTimestamp"])
+        _require_real_moment(timestamp)
         return cls(
             card_uuid=item["card"],
             outcome=item["outcome"],
-            outcome_timestamp=item["outcomeTimestamp"],
+            outcome_timestamp=timestamp,
             accepted_suggestions=tuple(s["id"] for s in item.get("acceptedSuggestions") or ()),
             override_reason_system=reason.get("system") or None,
             override_reason_code=reason.get("code") or None,

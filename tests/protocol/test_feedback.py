@@ -132,3 +132,14 @@ def test_preview_feedback_is_tagged(app) -> None:
             "outcomeTimestamp": "2026-06-01T10:00:00Z"}]}, source="preview")
     assert receipt.recorded == 1
     assert [row.source for row in stored(app)] == ["preview"]
+
+
+def test_lower_case_t_and_z_are_rfc3339_and_the_same_moment(app, client, card) -> None:
+    """RFC 3339 5.6 (which CDS Hooks 2.0 names for outcomeTimestamp) allows "t" and "z": such a
+    timestamp is accepted, and the same moment in either spelling is one fact."""
+    response = post_json(client, FEEDBACK, {"feedback": [accepted(card, "2026-06-01t10:00:00z")]})
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert response.get_json() == {"recorded": 1, "duplicates": 0}
+    again = post_json(client, FEEDBACK, {"feedback": [accepted(card, "2026-06-01T10:00:00Z")]})
+    assert again.get_json() == {"recorded": 0, "duplicates": 1}
+    assert [row.outcome_at.isoformat() for row in stored(app)] == ["2026-06-01T10:00:00+00:00"]

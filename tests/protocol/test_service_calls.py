@@ -8,6 +8,8 @@ import uuid
 import pytest
 
 from service.hooks import HookContext
+from service.protocol import validation
+from service.record.queries import PREFETCH_KEYS
 from tests.conftest import assert_operation_outcome, assert_valid_response, post_json
 from tests.protocol.examples import (
     PATIENT_ID,
@@ -140,6 +142,25 @@ def test_empty_bundle_null_and_absent_are_distinct(seen) -> None:
     response = post_json(client, ORDER_SELECT, absent)
     issue = assert_operation_outcome(response, 412, "incomplete")
     assert "conditions" in issue["diagnostics"]
+
+
+@pytest.mark.parametrize("value", ["123", 7, ["a"], True])
+def test_prefetch_keys_the_service_did_not_ask_for_are_ignored(seen, value) -> None:
+    """An EHR may prefetch for several services in one body: a key osteocds never asked for is
+    none of its business, whatever it holds; one of its own six keys must be an object or null."""
+    client, contexts = seen
+    body = hook_request("order-select")
+    body["prefetch"]["user"] = value
+    assert post_json(client, ORDER_SELECT, body).status_code == 200
+    assert contexts[-1].record.conditions  # the six keys were still read
+    body["prefetch"]["conditions"] = value
+    issue = assert_operation_outcome(post_json(client, ORDER_SELECT, body), 400, "invalid")
+    assert issue["expression"] == ["prefetch.conditions"]
+
+
+def test_the_request_schema_checks_exactly_the_prefetch_keys_the_service_asks_for() -> None:
+    schema = validation.load_schema_documents()["hook-request"]
+    assert tuple(schema["properties"]["prefetch"]["properties"]) == PREFETCH_KEYS
 
 
 def test_no_prefetch_and_no_fhir_server_is_412(full_client) -> None:
