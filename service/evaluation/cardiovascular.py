@@ -111,4 +111,8 @@ def _current_smoker(record: PatientRecord, knowledge: Knowledge) -> Evidence | N
     if knowledge.match_value_set("current-smoker-status", latest.value_codings):
         return Evidence("Current smoker (smoking status)", latest.reference, latest.effective,
                         ", ".join(c.display or c.code for c in latest.value_codings))
+    if not latest.value_codings and knowledge.matches_value_set_text(
+            "current-smoker-status", latest.value_text):
+        return Evidence("Current smoker (smoking status, as text)", latest.reference,
+                        latest.effective, latest.value_text)
     return None

@@ -18,6 +18,13 @@ def _unique(file: str, field: str, ids: Iterable[str]) -> None:
         seen.add(item)
 
 
+def _require_regex(file_name: str, field: str, pattern: str) -> None:
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        raise ConfigurationError(f"knowledge file {file_name}: field {field}: {exc}") from exc
+
+
 def _resolve(file: str, field: str, cited: Iterable[str], known: set[str]) -> None:
     for index, citation in enumerate(cited):
         if citation not in known:
@@ -43,6 +50,8 @@ def check_integrity(
     known = {c.id for c in citations.citations}
     for i, vs in enumerate(conditions.value_sets):
         _resolve("conditions.json", f"value_sets.{i}.citations", vs.citations, known)
+        for j, pattern in enumerate(vs.text_patterns):
+            _require_regex("conditions.json", f"value_sets.{i}.text_patterns.{j}", pattern)
     _resolve("fractures.json", "citations", fractures.citations, known)
     _resolve("fractures.json", "follow_up_seventh_characters.citations",
              fractures.follow_up_seventh_characters.citations, known)
@@ -54,11 +63,7 @@ def check_integrity(
     for i, kind in enumerate(observations.observations):
         _resolve("observations.json", f"observations.{i}.citations", kind.citations, known)
         for j, pattern in enumerate(kind.text_patterns):
-            try:
-                re.compile(pattern)
-            except re.error as exc:
-                raise ConfigurationError(f"knowledge file observations.json: field "
-                                         f"observations.{i}.text_patterns.{j}: {exc}") from exc
+            _require_regex("observations.json", f"observations.{i}.text_patterns.{j}", pattern)
     for key, threshold in policy.thresholds.items():
         _resolve("policy.json", f"thresholds.{key}.citations", threshold.citations, known)
     for key, rule in policy.rules.items():

@@ -169,6 +169,9 @@ class Knowledge:
             {vs.id: vs.title for vs in data.value_sets})
         self.value_set_citations: Mapping[str, tuple[str, ...]] = MappingProxyType(
             {vs.id: tuple(vs.citations) for vs in data.value_sets})
+        self._vs_text_patterns: dict[str, list[re.Pattern[str]]] = {
+            vs.id: [re.compile(p, re.IGNORECASE) for p in vs.text_patterns]
+            for vs in data.value_sets if vs.text_patterns}
         for vs in data.value_sets:
             for file_name in vs.vsac:
                 for compose in vsac[file_name].compose:
@@ -338,6 +341,14 @@ class Knowledge:
                 if vs_id == value_set:
                     return CodeMatch(vs_id, coding, attributes)
         return None
+
+    def matches_value_set_text(self, value_set: str, text: str | None) -> bool:
+        """Whether a text-only answer (no coding) reads as a member of `value_set`: one of its
+        `text_patterns` matches the whole text, ignoring case and surrounding spaces."""
+        if not text:
+            return False
+        stripped = text.strip()
+        return any(p.fullmatch(stripped) for p in self._vs_text_patterns.get(value_set, ()))
 
     def value_sets_of(self, codings: Iterable[Coding]) -> dict[str, CodeMatch]:
         """Every value set any of the codings belongs to, with the first matching coding."""

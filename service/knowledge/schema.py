@@ -66,6 +66,9 @@ class ValueSetData(_Strict):
     codes: list[CodeData] = Field(default_factory=list)
     prefixes: list[PrefixData] = Field(default_factory=list)
     exclude_prefixes: list[PrefixData] = Field(default_factory=list)
+    # regular expressions (case-insensitive, whole text) for answers sent as text only, with the
+    # value set's own verification level
+    text_patterns: list[str] = Field(default_factory=list)
 
 
 class ConditionsFile(_DataFile):

@@ -75,6 +75,12 @@ def smoking(code: str, day: date) -> Observation:
                        DateRange.exact(day), None, (Coding(SCT, code),))
 
 
+def smoking_text(answer: str, day: date) -> Observation:
+    """Smoking status answered in text only (valueCodeableConcept.text or valueString)."""
+    return Observation(f"Observation/o{next(_ids)}", (Coding(LOINC, "72166-2"),), None, "final",
+                       DateRange.exact(day), None, (), answer)
+
+
 def draft(rxcui: str, selected: bool = True) -> DraftOrder:
     return DraftOrder(f"MedicationRequest/d{next(_ids)}", "MedicationRequest",
                       (Coding(RX, rxcui),), None, selected, "draft")

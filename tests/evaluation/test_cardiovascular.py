@@ -1,5 +1,6 @@
 """MI/stroke window (12 months, inclusive), undated events, us vs eu, other risk factors."""
 
+import msgspec
 import pytest
 
 from service.evaluation import assess
@@ -14,6 +15,7 @@ from tests.evaluation.builders import (
     obs,
     record,
     smoking,
+    smoking_text,
 )
 
 
@@ -86,3 +88,31 @@ def test_not_risk_factors(knowledge, item):
 def test_partial_conditions_make_clear_unknown(knowledge):
     rec = record(gaps=(DataGap("Condition", "not supported by the FHIR server"),))
     assert assess(rec, AS_OF, knowledge).cardiovascular.verdict is V.UNKNOWN
+
+
+@pytest.mark.parametrize(("answer", "smoker"), [
+    ("Current every day smoker", True),  # LOINC LL2201-3 displays (HL7 IPS value set)
+    ("  current some day SMOKER ", True),
+    ("Heavy tobacco smoker", True),
+    ("Light tobacco smoker", True),
+    ("Former smoker", False),
+    ("Never smoker", False),
+    ("Smoker, current status unknown", False),
+    ("Not a current every day smoker", False),  # whole text, not a substring
+])
+def test_a_smoking_status_in_text_only_is_read(knowledge, answer, smoker):
+    """Persona P18: "current smoker (text only)"; the EHR sent no coding."""
+    cv = assess(record(smoking_text(answer, ago(months=2))), AS_OF, knowledge).cardiovascular
+    assert (cv.verdict is V.CAUTION) is smoker
+    if smoker:
+        (factor,) = cv.risk_factors
+        assert factor.description == "Current smoker (smoking status, as text)"
+        assert factor.value == answer
+
+
+def test_a_coded_answer_wins_over_its_text(knowledge):
+    """An ex-smoker code with a contradicting text is an ex-smoker: the text is read only when
+    there is no coding at all."""
+    coded = smoking("8517006", ago(months=2))
+    both = msgspec.structs.replace(coded, value_text="Current every day smoker")
+    assert assess(record(both), AS_OF, knowledge).cardiovascular.verdict is V.CLEAR

@@ -99,3 +99,11 @@ def test_condition_lookups_agree_with_and_without_the_record_index(knowledge, pe
             with indexed_observations(record, knowledge):
                 assert first_condition(record, knowledge, value_set,
                                        active_only=active_only) == expected
+
+
+def test_p18s_text_only_smoking_status_is_a_cardiovascular_risk_factor(knowledge):
+    """Research P18 "current smoker": the fixture sends the smoking status as text only."""
+    templates = prefetch_templates(knowledge.prefetch_observation_codes())
+    record = gather_record(full_prefetch_request("p18"), settings=Settings(), templates=templates)
+    factors = assess(record, AS_OF, knowledge).cardiovascular.risk_factors
+    assert "Current smoker (smoking status, as text)" in [f.description for f in factors]

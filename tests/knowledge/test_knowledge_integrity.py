@@ -79,6 +79,8 @@ def _broken(mutate, name):
          "citations"),
         ("observations.json", lambda d: d["observations"][0]["loinc"][0].update(code="abc"),
          "observations.0.loinc.0.code"),
+        ("conditions.json", lambda d: d["value_sets"][0].update(text_patterns=["current (smoker"]),
+         "value_sets.0.text_patterns.0"),
     ],
 )
 def test_broken_file_names_file_and_field(name, mutate, expected):
