@@ -7,6 +7,10 @@
 - One `Deadline` per hook call covers connect, read and paging: every GET gets
   `timeout=min(remaining, cap)`, bodies are streamed with the socket timeout re-armed to the
   remaining time before every read, so a server dripping bytes cannot stretch the deadline.
+- Compressed answers: `Accept-Encoding: gzip` (HAPI's `isRespondGzip`, nginx's `gzip on`), undone
+  here chunk by chunk (`GzipDecoder`) rather than by urllib3, whose decoding read loops over the
+  socket until a byte decodes, past the deadline; the page cap counts decoded bytes, so a small
+  gzip bomb is refused like an oversize page. Any other Content-Encoding fails the query.
 - Bounded pages and entries, next-link loop detection; a `next` link on another origin is rebased
   onto `fhirServer` when its path lies under fhirServer's path, refused otherwise.
 - Retries with backoff only on connection errors and 502/503/504, inside the deadline.
@@ -27,6 +31,7 @@ from __future__ import annotations
 
 import threading
 import time
+import zlib
 from collections.abc import Callable, Mapping
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor
 from concurrent.futures import wait as wait_futures
@@ -61,6 +66,9 @@ MAX_SESSIONS = 32
 CAPABILITY_CHECKED_STATUSES = frozenset({400, 403, 404, 405, 422, 501})
 UNSUPPORTED_WITHOUT_CAPABILITY = frozenset({400, 404})
 FHIR_JSON = "application/fhir+json"
+ACCEPT_ENCODING = "gzip"  # only what `body_decoder` undoes
+GZIP_WBITS = 16 + zlib.MAX_WBITS  # zlib reads the gzip header and trailer (CRC, length)
+READ_CHUNK_BYTES = 65536
 
 
 class Deadline:
@@ -387,7 +395,7 @@ class FhirClient:
             raise _QueryFailed("the FHIR server answered malformed JSON", 200) from None
 
     def _headers(self) -> dict[str, str]:
-        headers = {"Accept": FHIR_JSON, "Accept-Encoding": "gzip, deflate"}
+        headers = {"Accept": FHIR_JSON, "Accept-Encoding": ACCEPT_ENCODING}
         if self._token:
             headers["Authorization"] = f"Bearer {self._token}"
         return headers
@@ -405,7 +413,11 @@ class FhirClient:
 
 
 def read_body(response: requests.Response, deadline: Deadline) -> bytes:
-    """The body, read chunk by chunk with the socket timeout re-armed to the time left."""
+    """The decoded body, read chunk by chunk with the socket timeout re-armed to the time left.
+
+    Refused past MAX_PAGE_BYTES decoded bytes; a gzip body is never expanded more than one byte
+    past the cap, so a compressed page costs no more memory than an uncompressed one."""
+    decoder = body_decoder(response.headers.get("Content-Encoding"))
     chunks: list[bytes] = []
     total = 0
     sock = _socket_of(response)
@@ -419,16 +431,70 @@ def read_body(response: requests.Response, deadline: Deadline) -> bytes:
             except OSError:  # already closed: the whole body is buffered
                 sock = None
         try:
-            chunk = response.raw.read1(65536)
+            chunk = response.raw.read1(READ_CHUNK_BYTES, decode_content=False)
         except Exception as error:  # urllib3 wraps socket timeouts in several types
             raise _QueryFailed("timed out" if "timed out" in str(error).lower()
                                else "the FHIR server connection broke") from None
         if not chunk:
+            decoder.finish()
             return b"".join(chunks)
-        total += len(chunk)
+        decoded = decoder.decode(chunk, MAX_PAGE_BYTES - total + 1)
+        total += len(decoded)
         if total > MAX_PAGE_BYTES:
             raise _QueryFailed("a FHIR page was too large")
-        chunks.append(chunk)
+        chunks.append(decoded)
+
+
+class IdentityDecoder:
+    """A body sent as it is (no Content-Encoding, or `identity`)."""
+
+    def decode(self, data: bytes, limit: int) -> bytes:
+        return data
+
+    def finish(self) -> None:
+        return None
+
+
+MALFORMED_GZIP = "the FHIR server answered a malformed gzip body"
+
+
+class GzipDecoder:
+    """Undoes `Content-Encoding: gzip` one raw chunk at a time.
+
+    `decode` stops at `limit` decoded bytes (the caller refuses the page when it gets that many),
+    so a chunk of a gzip bomb expands to at most the page cap, not ~1000 times its size.
+    Concatenated gzip members (RFC 1952 allows them) are read one after another."""
+
+    def __init__(self) -> None:
+        self._zlib = zlib.decompressobj(wbits=GZIP_WBITS)
+
+    def decode(self, data: bytes, limit: int) -> bytes:
+        decoded = b""
+        try:
+            while True:
+                decoded += self._zlib.decompress(data, limit - len(decoded))
+                if len(decoded) >= limit or not self._zlib.unused_data:
+                    return decoded
+                data = self._zlib.unused_data  # the next member
+                self._zlib = zlib.decompressobj(wbits=GZIP_WBITS)
+        except zlib.error:
+            raise _QueryFailed(MALFORMED_GZIP) from None
+
+    def finish(self) -> None:
+        """At the end of the body: a member cut short is malformed, not a shorter page."""
+        if not self._zlib.eof:
+            raise _QueryFailed(MALFORMED_GZIP)
+
+
+def body_decoder(content_encoding: str | None) -> IdentityDecoder | GzipDecoder:
+    """The decoder for a response's Content-Encoding; anything but gzip (the one coding asked
+    for) or none fails the query rather than reaching the JSON parser as bytes."""
+    coding = (content_encoding or "").strip().lower()
+    if coding in ("", "identity"):
+        return IdentityDecoder()
+    if coding in ("gzip", "x-gzip"):  # RFC 9110 8.4.1.3: x-gzip is gzip
+        return GzipDecoder()
+    raise _QueryFailed("the FHIR server answered an unsupported Content-Encoding")
 
 
 def _socket_of(response: requests.Response) -> Any:
