@@ -14,6 +14,7 @@ import logging
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
+from gunicorn.glogging import Logger as GunicornBaseLogger
 
 from service.commands._settings import CONFIGURATION_ERRORS, configuration_error
 from service.compiled import build_description
@@ -110,6 +111,7 @@ def gunicorn_options(
         "preload_app": True,
         "accesslog": None,  # osteocds logs its own access lines (service.protocol.logging)
         "errorlog": "-",
+        "logger_class": GunicornLogger,  # gunicorn's lines as the service's redacted JSON
         "loglevel": settings.log_level.lower(),
         "proc_name": "osteocds",
     }
@@ -118,6 +120,22 @@ def gunicorn_options(
 def worker_timeout_seconds(settings: Settings) -> int:
     """A worker silent this long is killed: well above the FHIR deadline of one hook call."""
     return max(30, int(settings.fhir_deadline_seconds * 4) + 10)
+
+
+class GunicornLogger(GunicornBaseLogger):  # type: ignore[misc]
+    """gunicorn's logger, writing through the service's JSON handler (`configure_logging`).
+
+    gunicorn gives its `gunicorn.error` and `gunicorn.access` loggers handlers of their own and
+    stops them propagating: its lines (start-up, workers, requests it cannot parse, which it
+    quotes with their query string) would bypass the JSON format and the redaction filter. Here
+    they keep no handler and propagate to the root logger, so every line on stderr is JSON."""
+
+    def setup(self, cfg: Any) -> None:
+        super().setup(cfg)
+        for log in (self.error_log, self.access_log):
+            for handler in list(log.handlers):
+                log.removeHandler(handler)
+            log.propagate = True
 
 
 class GunicornApplication(BaseApplication):  # type: ignore[misc]

@@ -8,7 +8,9 @@
   the only one the line would reach, the line is written to it directly, byte for byte what the
   logging machinery would write, at a third of the cost (`_log_access`).
 - `RedactionFilter` is the last line of defence: bearer tokens, JWTs and `access_token` values are
-  replaced in every message and traceback. The first line is never logging bodies at all.
+  replaced in every message and traceback, and query strings are dropped from every message
+  (gunicorn quotes a request line it refuses, query string and patient id included). The first
+  line is never logging bodies or query strings at all.
 """
 
 from __future__ import annotations
@@ -32,6 +34,10 @@ _REDACTIONS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"""(?i)(["']?access_token["']?\s*[:=]\s*["']?)[^"'&\s,}]+"""), r"\1[REDACTED]"),
     (re.compile(r"""(?i)(["']?authorization["']?\s*[:=]\s*["']?)[^"'\n,}]+"""), r"\1[REDACTED]"),
 )
+# A query string in a message: "?" and what follows up to the next whitespace or the end. A quote
+# ending it is kept: it closes the repr gunicorn puts around a request line it refused.
+_QUERY_STRING = re.compile(r"\?\S+?(['\"]?)(?=\s|$)")
+_QUERY_STRING_REPLACEMENT = r"?[REDACTED]\1"
 _EXTRA_FIELDS = ("auth_reason", "method", "path", "status", "duration_ms", "jwks_url", "reason",
                  "kid", "service_id", "hook")
 HANDLER_NAME = "osteocds-json"
@@ -63,6 +69,22 @@ def _may_hold_secret(text: str) -> bool:
             or "authorization" in folded)
 
 
+def drop_query_strings(text: str) -> str:
+    """`text` with every URL query string replaced by `?[REDACTED]`: docs/operations.md promises
+    that query strings (which can hold a patient id) are never logged.
+
+    Applied to a message before it becomes JSON, not to the JSON text: a query string in a
+    message may hold backslashes (repr's escapes), which in JSON text escape the quote after."""
+    if "?" not in text:
+        return text
+    return _QUERY_STRING.sub(_QUERY_STRING_REPLACEMENT, text)
+
+
+def redact_message(message: str) -> str:
+    """A log message as every line shows it: query strings dropped, secrets redacted."""
+    return redact(drop_query_strings(message))
+
+
 class RedactionFilter(logging.Filter):
     """Redacts the rendered message of every record (and drops its args)."""
 
@@ -71,7 +93,7 @@ class RedactionFilter(logging.Filter):
             message = record.getMessage()
         except (TypeError, ValueError):
             message = str(record.msg)
-        record.msg, record.args = redact(message), None
+        record.msg, record.args = redact_message(message), None
         return True
 
 
@@ -147,7 +169,8 @@ def configure_logging(level: str = "INFO") -> None:
 
     Records skip the two lookups no line shows (the logging HOWTO's "Optimization"): the
     calling file and line (no stack walk; `lineno` reads 0) and the multiprocessing process
-    name (None). Thread and process ids stay: gunicorn's own lines print `%(process)d`."""
+    name (None). Thread and process ids stay. gunicorn's own loggers reach this handler through
+    `service.commands.serve.GunicornLogger`."""
     logging.logMultiprocessing = False
     logging._srcfile = None  # type: ignore[attr-defined]
     root = logging.getLogger()
@@ -251,7 +274,7 @@ def _write_access_line(handler: logging.StreamHandler[Any], message: str,
         "time": formatter.timestamp(created, (created - int(created)) * 1000),
         "level": "INFO",
         "logger": _ACCESS_LOG.name,
-        "message": redact(message),
+        "message": redact_message(message),
     }
     for name in _RECORD_FIELDS:
         value = fields.get(name)
