@@ -370,15 +370,18 @@ def course_progress(ctx: CardContext) -> dict[str, Any] | None:
     course = ctx.assessment.romosozumab_course
     if course.next_dose_due is None:
         return None
+    missed = course.next_dose_due < ctx.assessment.as_of
+    due = f"Dose {course.doses_given + 1} of 12 due {fmt.iso(course.next_dose_due)}."
     sections = [
         fmt.section("**Course**", _dose_lines(ctx)),
         fmt.section(wording.H_PLAN, [
-            f"Dose {course.doses_given + 1} of 12 due {fmt.iso(course.next_dose_due)}.",
+            wording.PLAN_MISSED_DOSE if missed else due,
             wording.PLAN_CALCIUM, wording.PLAN_BOXED_WARNING,
             wording.PLAN_AFTER_COURSE.format(agents=follow_on_agents_text(ctx))]),
         gaps_section(ctx),
     ]
-    summary = wording.S_COURSE_PROGRESS.format(next=course.doses_given + 1,
-                                               date=fmt.iso(course.next_dose_due))
-    return make_card(ctx, "romosozumab-course-progress", summary=summary, indicator="info",
-                     sections=sections, citation_ids=ctx.assessment.cardiovascular.citations)
+    template = wording.S_COURSE_DOSE_MISSED if missed else wording.S_COURSE_PROGRESS
+    summary = template.format(next=course.doses_given + 1, date=fmt.iso(course.next_dose_due))
+    return make_card(ctx, "romosozumab-course-progress", summary=summary,
+                     indicator="warning" if missed else "info", sections=sections,
+                     citation_ids=ctx.assessment.cardiovascular.citations)

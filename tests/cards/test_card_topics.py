@@ -8,7 +8,7 @@ import msgspec
 import pytest
 from fhir.resources.R4B.medicationrequest import MedicationRequest
 
-from cards import build_cards
+from cards import build_cards, wording
 from service.evaluation.model import (
     CardiovascularAssessment,
     CardiovascularVerdict,
@@ -281,6 +281,28 @@ def test_course_progress_names_the_next_dose():
     card = build("patient-view", a)[0]
     assert card["summary"] == "Romosozumab course: dose 7 of 12 due 2026-07-10"
     assert card["indicator"] == "info"
+
+
+@pytest.mark.parametrize(("due", "missed"), [
+    (date(2026, 6, 15), False),  # due today (the builders' as_of): not missed yet
+    (date(2026, 6, 14), True),
+    (date(2022, 7, 15), True),  # a course interrupted years ago: still the label's missed dose
+])
+def test_a_missed_dose_is_said_to_be_overdue_not_due(due, missed):
+    """EVENITY label (research 2.2, [V2]): a missed dose is given as soon as possible, then
+    monthly from it; a card must not read "due 2022-07-15" as if that were ahead."""
+    course = RomosozumabCourse(3, date(2022, 4, 15), date(2022, 6, 15), next_dose_due=due)
+    a = b.assessment(romosozumab_course=course,
+                     romosozumab_decision=RomosozumabDecision.ALREADY_ON_COURSE)
+    card = build("patient-view", a)[0]
+    if missed:
+        assert card["summary"] == (f"Romosozumab dose 4 of 12 overdue since {due.isoformat()}: "
+                                   "give it as soon as possible")
+        assert card["indicator"] == "warning"
+        assert wording.PLAN_MISSED_DOSE in card["detail"]
+    else:
+        assert card["summary"] == f"Romosozumab course: dose 4 of 12 due {due.isoformat()}"
+        assert card["indicator"] == "info"
 
 
 # --- denosumab -----------------------------------------------------------------------------------
