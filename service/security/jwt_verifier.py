@@ -3,14 +3,16 @@
 Checks, in order: header (`typ` JWT, `kid`, `alg` in the allowlist; `none` and HMAC never), `iss`
 trusted, signature with the issuer's key (inline JWK Set, `jwks_url`, or a `jku` inside the issuer's
 `jku_allowlist`; any other `jku` is never fetched), `aud` equal to the URL called, `exp`/`iat`/`nbf`
-with leeway, lifetime at most `max_lifetime`, `tenant` when configured, and last `jti` not seen
-before (recorded in the shared replay store so every worker and replica refuses a replay).
+finite numbers, checked with leeway, lifetime at most `max_lifetime`, `tenant` when configured,
+and last `jti` not seen before (recorded in the shared replay store so every worker and replica
+refuses a replay).
 
 `TokenRejected.reason` is a short fixed code, safe to log; nothing taken from the token goes in it.
 """
 
 from __future__ import annotations
 
+import math
 import time
 import warnings
 from collections.abc import Callable, Iterable, Mapping
@@ -83,7 +85,7 @@ class JwtVerifier:
         self._replay_store = replay_store
         self._algorithms = check_algorithms(algorithms)
         self._leeway, self._max_lifetime = leeway, max_lifetime
-        self._jwks_cache = jwks_cache or JwksCache()
+        self._jwks_cache = jwks_cache if jwks_cache is not None else JwksCache()
         self._clock = clock
 
     @property
@@ -147,17 +149,19 @@ class JwtVerifier:
 
     def _check_times(self, claims: Mapping[str, Any]) -> datetime:
         now, leeway = self._clock(), self._leeway
-        exp, iat, nbf = claims.get("exp"), claims.get("iat"), claims.get("nbf", None)
-        if not _is_number(exp):
+        exp, iat = _time_claim(claims, "exp"), _time_claim(claims, "iat")
+        if exp is None:
             raise TokenRejected("missing-exp")
-        if not _is_number(iat):
+        if iat is None:
             raise TokenRejected("missing-iat")
         if now > exp + leeway:
             raise TokenRejected("expired")
         if iat > now + leeway:
             raise TokenRejected("issued-in-future")
-        if nbf is not None and (not _is_number(nbf) or nbf > now + leeway):
-            raise TokenRejected("not-yet-valid")
+        if claims.get("nbf") is not None:
+            nbf = _time_claim(claims, "nbf")
+            if nbf is None or nbf > now + leeway:
+                raise TokenRejected("not-yet-valid")
         if exp <= iat or exp - iat > self._max_lifetime:
             raise TokenRejected("lifetime-too-long")
         return datetime.fromtimestamp(exp + leeway, tz=UTC)
@@ -173,8 +177,15 @@ def _key_fits_algorithm(key: jwt.PyJWK, alg: str) -> bool:
     return False
 
 
-def _is_number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
+def _time_claim(claims: Mapping[str, Any], name: str) -> float | None:
+    """The claim as a finite number of seconds, or None: absent, a boolean, a string, or NaN or
+    Infinity (JSON parsers accept both, and every comparison with NaN is false)."""
+    value = claims.get(name)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value  # an int stays an int: never converted, so never too large for a float
 
 
 def _unverified_parts(token: str) -> tuple[dict[str, Any], dict[str, Any], bytes]:

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 from urllib.parse import SplitResult, urlsplit
 
 _DEFAULT_PORTS = {"https": 443, "http": 80}
+# RFC 3986 unreserved, sub-delims, ":", "/", "@" and IPv6 brackets: a URL with nothing encoded, no
+# query, no fragment, no whitespace, no backslash, nothing a URL parser could read another way.
+_PLAIN_URL = re.compile(r"[A-Za-z0-9\-._~!$&'()*+,;=:/@\[\]]+")
+_DOT_SEGMENTS = frozenset({".", ".."})
 
 
 def is_loopback_host(host: str | None) -> bool:
@@ -54,7 +59,12 @@ def url_is_under(candidate: str, prefix: str) -> bool:
 
     Compared as parsed URLs, so `https://ehr.example.org.evil.test/keys/`, `https://ehr.example.org:444/keys/`
     and `https://ehr.example.org/keys-evil` are all outside `https://ehr.example.org/keys/`.
+    `candidate` must be a plain URL: no query, fragment, userinfo, `%`-encoding, backslash or dot
+    segment, so the server reads the path compared here, and a token cannot make a fresh URL out
+    of parts the server ignores.
     """
+    if not _PLAIN_URL.fullmatch(candidate):
+        return False
     cand, pref = split_url(candidate), split_url(prefix)
     if cand is None or pref is None:
         return False
@@ -62,7 +72,7 @@ def url_is_under(candidate: str, prefix: str) -> bool:
         return False
     if effective_port(cand) != effective_port(pref):
         return False
-    if ".." in cand.path.split("/"):
+    if _DOT_SEGMENTS.intersection(cand.path.split("/")):
         return False
     base = pref.path if pref.path.endswith("/") else pref.path + "/"
     return cand.path == pref.path or cand.path.startswith(base)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import contextlib
+import gzip
 import hashlib
 import hmac
 import json
@@ -105,23 +107,46 @@ class MemoryReplayStore:
 
 
 class JwksServer:
-    """A real HTTP server on 127.0.0.1 serving JWK Sets by path and counting every request."""
+    """A real HTTP server on 127.0.0.1 serving JWK Sets by path and counting every request.
+
+    `delays[path]`: seconds to wait before answering; `drips[path]`: seconds between the body's
+    bytes (sent one at a time, so no single read waits long); paths in `gzipped` are answered
+    gzip-encoded whatever the request accepts. `accept_encodings` records what each GET asked."""
 
     def __init__(self) -> None:
         self.documents: dict[str, dict[str, Any]] = {}
         self.hits: Counter[str] = Counter()
+        self.delays: dict[str, float] = {}
+        self.drips: dict[str, float] = {}
+        self.gzipped: set[str] = set()
+        self.accept_encodings: list[str | None] = []
         server = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
                 server.hits[self.path] += 1
+                server.accept_encodings.append(self.headers.get("Accept-Encoding"))
+                time.sleep(server.delays.get(self.path, 0))
                 document = server.documents.get(self.path)
                 body = json.dumps(document or {}).encode()
                 self.send_response(200 if document is not None else 404)
                 self.send_header("Content-Type", "application/json")
+                if self.path in server.gzipped:
+                    body = gzip.compress(body)
+                    self.send_header("Content-Encoding", "gzip")
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
-                self.wfile.write(body)
+                with contextlib.suppress(OSError):  # the client gave up (its deadline passed)
+                    self._send_body(body, server.drips.get(self.path))
+
+            def _send_body(self, body: bytes, drip: float | None) -> None:
+                if drip is None:
+                    self.wfile.write(body)
+                    return
+                for byte in body:
+                    self.wfile.write(bytes([byte]))
+                    self.wfile.flush()
+                    time.sleep(drip)
 
             def log_message(self, *args: Any) -> None:
                 pass

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -12,6 +14,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from service.errors import ConfigurationError
+from service.security import jwks
 from service.security.issuers import IssuerConfig, TrustedIssuers
 from service.security.jwks import JwksCache
 from service.security.jwt_verifier import JwtVerifier, TokenRejected, check_algorithms
@@ -139,6 +142,42 @@ def test_bad_claims_and_headers_are_refused(claims: dict[str, Any], drop: tuple[
     assert reason_of(verifier, es_key.token(claims, drop=drop, header=header)) == reason
 
 
+NAN, INFINITY = float("nan"), float("inf")
+FAR_FUTURE = Offset(10**8)  # about three years: far past the maximum lifetime
+
+
+@pytest.mark.parametrize(
+    ("claims", "reason"),
+    [
+        ({"iat": NAN, "exp": FAR_FUTURE}, "missing-iat"),  # was accepted: no lifetime bound
+        ({"iat": INFINITY}, "missing-iat"),
+        ({"iat": -INFINITY}, "missing-iat"),
+        ({"exp": NAN}, "missing-exp"),  # was a ValueError (a 500)
+        ({"exp": INFINITY}, "missing-exp"),
+        ({"exp": -INFINITY}, "missing-exp"),
+        ({"nbf": NAN}, "not-yet-valid"),  # was accepted
+        ({"nbf": -INFINITY}, "not-yet-valid"),  # was accepted
+    ],
+)
+def test_non_finite_time_claims_are_refused(claims: dict[str, Any], reason: str,
+                                            es_key: h.SigningKey, verifier: JwtVerifier) -> None:
+    """PyJWT writes and reads NaN and Infinity in JSON; every comparison with NaN is false."""
+    now = int(time.time())
+    claims = {k: now + v if isinstance(v, Offset) else v for k, v in claims.items()}
+    assert reason_of(verifier, es_key.token(claims)) == reason
+
+
+@pytest.mark.parametrize(
+    ("claims", "reason"),
+    [({"nbf": INFINITY}, "not-yet-valid"), ({"iat": 10**400}, "issued-in-future")],
+)
+def test_other_out_of_range_time_claims_are_still_refused(claims: dict[str, Any], reason: str,
+                                                          es_key: h.SigningKey,
+                                                          verifier: JwtVerifier) -> None:
+    """Guards for the finiteness check: a huge integer is finite (and too large for a float)."""
+    assert reason_of(verifier, es_key.token(claims)) == reason
+
+
 def test_small_clock_skew_is_tolerated(es_key: h.SigningKey, verifier: JwtVerifier) -> None:
     now = int(time.time())
     token = es_key.token({"iat": now - 330, "exp": now - 30})  # expired 30 s ago, leeway 60 s
@@ -228,6 +267,39 @@ def test_jku_allowlist_compares_parsed_urls(candidate: str, prefix: str, inside:
     assert url_is_under(candidate, prefix) is inside
 
 
+EPIC_KEYS = "https://ehr.example.org/api/epic/2019/Security/Open/PublicKeys/"
+
+
+@pytest.mark.parametrize(
+    "candidate",
+    [
+        EPIC_KEYS + "x?r=1",  # a query: a fresh URL (one more fetch) per request
+        EPIC_KEYS + "x?",
+        EPIC_KEYS + "x2#f",
+        EPIC_KEYS + "%2e%2e/%2e%2e/FHIR/R4/Patient/123",  # the server may decode the dots
+        EPIC_KEYS + "a%2Fb",
+        EPIC_KEYS + "./x",
+        EPIC_KEYS + "a\\..\\..\\x",  # some servers read a backslash as a slash
+        EPIC_KEYS + "x y",
+    ],
+)
+def test_jku_must_be_a_plain_url_under_the_allowlist(candidate: str) -> None:
+    assert url_is_under(candidate, EPIC_KEYS) is False
+
+
+def test_a_key_set_is_asked_for_uncompressed_and_a_compressed_one_is_refused() -> None:
+    """Compressed bodies are decoded by urllib3 in reads that ignore the download's deadline; a
+    JWK Set is a few KB, so osteocds asks for it as it is and refuses what it did not ask for."""
+    key = h.SigningKey("ES384")
+    with h.JwksServer() as server:
+        server.documents["/plain"] = server.documents["/zipped"] = key.jwks()
+        server.gzipped.add("/zipped")
+        assert jwks.fetch_jwks(server.url("/plain"), 2.0) == key.jwks()
+        with pytest.raises(jwks.JwksUnavailable, match="compressed"):
+            jwks.fetch_jwks(server.url("/zipped"), 2.0)
+        assert server.accept_encodings == ["identity", "identity"]
+
+
 def test_unknown_kid_refreshes_once_then_refuses() -> None:
     published = h.SigningKey("ES384")
     stranger = h.SigningKey("ES384")
@@ -270,6 +342,81 @@ def test_an_unreachable_jwks_url_refuses_within_the_timeout() -> None:
     started = time.monotonic()
     assert reason_of(verifier, key.token()) == "unknown-key"
     assert time.monotonic() - started < 3
+
+
+def test_a_key_server_dripping_its_answer_is_cut_off_at_the_deadline() -> None:
+    """Each byte comes well within the socket timeout; the download as a whole must not."""
+    key = h.SigningKey("ES384")
+    with h.JwksServer() as server:
+        server.documents["/jwks"] = key.jwks()
+        server.drips["/jwks"] = 0.01  # ~250 bytes: about 2.5 s in all
+        verifier = make_verifier(IssuerConfig(iss=h.ISS, jwks_url=server.url("/jwks")),
+                                 jwks_cache=JwksCache(timeout=0.5))
+        started = time.monotonic()
+        assert reason_of(verifier, key.token()) == "unknown-key"
+        assert time.monotonic() - started < 1.2
+
+
+def test_the_key_set_cache_stays_at_its_maximum_under_many_jku_urls() -> None:
+    key = h.SigningKey("ES384")
+    with h.JwksServer() as server:
+        for i in range(12):
+            server.documents[f"/keys/{i}"] = key.jwks()
+        cache = JwksCache(max_entries=4)
+        verifier = make_verifier(IssuerConfig(iss=h.ISS, jku_allowlist=(server.url("/keys/"),)),
+                                 jwks_cache=cache)
+        for i in range(12):
+            verifier.verify(key.token(header={"jku": server.url(f"/keys/{i}")}), AUD)
+            assert cache.size == min(i + 1, 4)
+
+
+def test_the_key_set_cache_drops_the_least_recently_used_url() -> None:
+    key = h.SigningKey("ES384")
+    fetched: list[str] = []
+
+    def fetcher(url: str, timeout: float) -> dict[str, Any]:
+        fetched.append(url)
+        return key.jwks()
+
+    cache = JwksCache(max_entries=2, fetcher=fetcher)
+    for url in ["https://a.test/j", "https://b.test/j", "https://a.test/j",
+                "https://c.test/j",   # the cache is full: b, the least recently used, goes
+                "https://a.test/j", "https://b.test/j"]:
+        assert cache.get_key(url, key.kid) is not None
+    assert fetched == ["https://a.test/j", "https://b.test/j", "https://c.test/j",
+                       "https://b.test/j"]
+
+
+def wait_for(condition: Callable[[], bool], seconds: float = 3.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.01)
+
+
+def test_a_slow_key_server_does_not_hold_up_another_issuers_token() -> None:
+    """While one worker thread waits for a slow JWK Set, a token whose key set is at another URL
+    verifies at once (the cache used to hold one lock for every URL during the fetch)."""
+    slow_key, other_key = h.SigningKey("ES384"), h.SigningKey("ES384")
+    slow_iss = "https://slow-ehr.example.org"
+    with h.JwksServer() as server:
+        server.documents["/slow/jwks"] = slow_key.jwks()
+        server.delays["/slow/jwks"] = 2.0
+        server.documents["/other/jwks"] = other_key.jwks()
+        verifier = make_verifier(
+            IssuerConfig(iss=slow_iss, jwks_url=server.url("/slow/jwks")),
+            IssuerConfig(iss=h.ISS, jwks_url=server.url("/other/jwks")),
+            jwks_cache=JwksCache(timeout=3.0))
+        slow_results: list[str] = []
+        slow_call = threading.Thread(target=lambda: slow_results.append(
+            verifier.verify(slow_key.token(iss=slow_iss), AUD).issuer.iss))
+        slow_call.start()
+        wait_for(lambda: server.hits["/slow/jwks"] == 1)  # the slow fetch is under way
+        started = time.monotonic()
+        assert verifier.verify(other_key.token(), AUD).issuer.iss == h.ISS
+        assert time.monotonic() - started < 1.0  # the slow fetch takes 2 s
+        slow_call.join(timeout=5)
+        assert slow_results == [slow_iss]  # the slow one still succeeds, later
 
 
 # --- case 34: replay, tenant ------------------------------------------------------------------
