@@ -10,8 +10,9 @@ from service.security.urls import is_secure_url
 
 def check_fhir_server(fhir_server: object, settings: Settings,
                       issuer: IssuerConfig | None) -> None:
-    """In production `fhirServer` must be https and, when the client's issuer lists FHIR servers,
-    one of them: the FHIR access token is sent nowhere else. The URL is never echoed."""
+    """In production `fhirServer` must be https and one of the FHIR servers the client's issuer
+    lists (an issuer listing none may send none): the FHIR access token is sent nowhere else.
+    The URL is never echoed."""
     if settings.is_development or not isinstance(fhir_server, str):
         return
     if not is_secure_url(fhir_server, allow_loopback_http=False):

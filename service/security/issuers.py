@@ -9,9 +9,11 @@ Format::
        "fhir_servers": ["https://other.example.org/fhir"], "tenant": "org-1"}
     ]}
 
-Each issuer needs at least one key source: `jwks` (inline, exchanged out of band), `jwks_url`, or a
-`jku_allowlist` (the token's `jku` header is then fetched when it lies under one of the entries).
-Every URL must be https (plain http only for loopback hosts, for tests and local development).
+The file lists at least one issuer. Each issuer needs at least one key source: `jwks` (inline,
+exchanged out of band), `jwks_url`, or a `jku_allowlist` (the token's `jku` header is then fetched
+when it lies under one of the entries). `fhir_servers` lists the only `fhirServer` values accepted
+from the issuer: without it, none is. Every URL must be https (plain http only for loopback hosts,
+for tests and local development; never for `fhir_servers`).
 """
 
 from __future__ import annotations
@@ -42,9 +44,8 @@ class IssuerConfig:
     tenant: str | None = None
 
     def allows_fhir_server(self, fhir_server: str) -> bool:
-        """True when no FHIR servers are listed for this issuer or `fhir_server` is one of them."""
-        if not self.fhir_servers:
-            return True
+        """True only when `fhir_server` is one of this issuer's `fhir_servers`: an issuer that
+        lists none may send no `fhirServer` (its calls must carry complete prefetch)."""
         wanted = normalise_base_url(fhir_server)
         return any(normalise_base_url(listed) == wanted for listed in self.fhir_servers)
 
@@ -98,6 +99,11 @@ def parse_trusted_issuers(document: Any, *, source: str = "issuers file") -> Tru
     """Validate an issuers document (already parsed JSON)."""
     if not isinstance(document, dict) or not isinstance(document.get("issuers"), list):
         raise ConfigurationError(f"{source}: `issuers` must be an array of issuer objects")
+    if not document["issuers"]:
+        raise ConfigurationError(
+            f"{source}: `issuers` lists no issuer; every call would be refused "
+            "(add the CDS clients to trust)"
+        )
     issuers = [_parse_issuer(entry, f"{source}: issuers[{i}]") for i, entry in
                enumerate(document["issuers"])]
     seen: set[str] = set()

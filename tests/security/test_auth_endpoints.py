@@ -3,8 +3,13 @@ the FHIR server allowlist."""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -209,6 +214,38 @@ def test_production_refuses_to_start_misconfigured(make_app: Callable[..., Flask
         make_app(**settings)
 
 
+@pytest.fixture
+def empty_issuers_file(tmp_path: Path) -> Path:
+    path = tmp_path / "no-issuers.json"
+    path.write_text(json.dumps({"issuers": []}))
+    return path
+
+
+def test_production_refuses_to_start_trusting_no_issuer(make_app: Callable[..., Flask],
+                                                        empty_issuers_file: Path) -> None:
+    with pytest.raises(ConfigurationError, match="lists no issuer") as error:
+        make_app(profile="production", public_base_url=h.BASE_URL,
+                 trusted_issuers_file=empty_issuers_file)
+    assert str(empty_issuers_file) in str(error.value)
+
+
+@pytest.mark.integration
+def test_serve_exits_2_when_the_issuers_file_lists_no_issuer(tmp_path: Path,
+                                                            empty_issuers_file: Path) -> None:
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("OSTEOCDS_") and k != "PYTHONPATH"}
+    env.update(OSTEOCDS_PROFILE="production", OSTEOCDS_PUBLIC_BASE_URL=h.BASE_URL,
+               OSTEOCDS_TRUSTED_ISSUERS_FILE=str(empty_issuers_file),
+               OSTEOCDS_DATA_DIR=str(tmp_path / "data"))
+    result = subprocess.run([sys.executable, "-m", "service.cli", "serve", "--port", "1"],
+                            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60,
+                            check=False)
+    assert result.returncode == 2
+    assert str(empty_issuers_file) in result.stderr
+    assert "lists no issuer" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_plain_http_public_base_url_is_accepted_for_loopback(make_app: Callable[..., Flask],
                                                              issuers_file: Path) -> None:
     app = make_app(profile="production", public_base_url="http://127.0.0.1:8080",
@@ -236,3 +273,71 @@ def test_production_sends_the_fhir_token_only_to_allowed_servers(
     assert secret not in text
     assert fhir_server not in text
     assert response.get_json()["issue"][0]["expression"] == ["fhirServer"]
+
+
+@pytest.fixture
+def issuer_without_fhir_servers_app(make_app: Callable[..., Flask], tmp_path: Path,
+                                    client_key: h.SigningKey) -> Flask:
+    path = tmp_path / "issuers-no-fhir.json"
+    path.write_text(json.dumps({"issuers": [{"iss": h.ISS, "jwks": client_key.jwks()}]}))
+    return make_app(profile="production", public_base_url=h.BASE_URL, trusted_issuers_file=path)
+
+
+def test_an_issuer_without_fhir_servers_may_send_no_fhir_server(
+        issuer_without_fhir_servers_app: Flask, client_key: h.SigningKey) -> None:
+    client = issuer_without_fhir_servers_app.test_client()
+    secret = "fhir-access-token-SECRET-456"
+    body = h.hook_request(fhirServer=h.FHIR_SERVER, fhirAuthorization={
+        "access_token": secret, "token_type": "Bearer", "expires_in": 300,
+        "scope": "patient/*.read", "subject": "osteocds"})
+    refused = client.post(ORDER_SELECT, json=body,
+                          headers=bearer(client_key.token(aud=h.BASE_URL + ORDER_SELECT)))
+    assert refused.status_code == 403  # what a server outside the issuer's list gets
+    assert refused.get_json()["issue"][0]["expression"] == ["fhirServer"]
+    assert secret not in refused.get_data(as_text=True)
+    prefetch_only = client.post(ORDER_SELECT, json=h.hook_request(),
+                                headers=bearer(client_key.token(aud=h.BASE_URL + ORDER_SELECT)))
+    assert prefetch_only.status_code == 200
+
+
+# --- jku forms refused before any fetch; non-finite time claims -----------------------------------
+
+@pytest.mark.parametrize(
+    "jku",
+    [
+        "http://127.0.0.1:{port}/keys/jwks?r=1",
+        "http://127.0.0.1:{port}/keys/jwks#f",
+        "http://127.0.0.1:{port}/keys/%2e%2e/evil/jwks",
+        "http://127.0.0.1:{port}/keys/%6Awks",
+        "http://u:p@127.0.0.1:{port}/keys/jwks",  # userinfo (refused before this change too)
+    ],
+)
+def test_a_jku_in_a_refused_form_is_401_without_any_fetch(make_app: Callable[..., Flask],
+                                                         tmp_path: Path, jku: str) -> None:
+    signer = h.SigningKey("ES384")
+    with h.JwksServer() as server:
+        for path in ("/keys/jwks", "/evil/jwks"):
+            server.documents[path] = signer.jwks()  # what a fetch would find
+        issuers = tmp_path / "jku-issuers.json"
+        issuers.write_text(json.dumps({"issuers": [
+            {"iss": h.ISS, "jku_allowlist": [server.url("/keys/")]}]}))
+        app = make_app(profile="production", public_base_url=h.BASE_URL,
+                       trusted_issuers_file=issuers)
+        token = signer.token(aud=h.BASE_URL + "/cds-services",
+                             header={"jku": jku.format(port=server.port)})
+        assert_opaque_401(app.test_client().get("/cds-services", headers=bearer(token)))
+        assert server.total_hits == 0
+
+
+@pytest.mark.parametrize(
+    "claims",
+    [
+        {"iat": float("nan"), "exp": 2_000_000_000},  # was 200: no lifetime bound at all
+        {"exp": float("nan")},  # was a 500
+        {"nbf": float("-inf")},  # was 200
+    ],
+)
+def test_non_finite_time_claims_are_401(prod_app: Flask, client_key: h.SigningKey,
+                                        claims: dict[str, Any]) -> None:
+    token = client_key.token(claims, aud=h.BASE_URL + "/cds-services")
+    assert_opaque_401(prod_app.test_client().get("/cds-services", headers=bearer(token)))

@@ -68,6 +68,24 @@ def test_errors_name_the_offending_field(document: Any, field: str) -> None:
     assert field in str(error.value)
 
 
+def test_a_file_listing_no_issuer_is_refused_naming_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "trusted-issuers.json"
+    path.write_text(json.dumps({"issuers": []}))
+    with pytest.raises(ConfigurationError, match="lists no issuer") as error:
+        load_trusted_issuers(path)
+    assert str(path) in str(error.value)
+
+
+def test_an_issuer_without_fhir_servers_accepts_no_fhir_server() -> None:
+    issuers = parse_trusted_issuers({"issuers": [
+        {"iss": "https://ehr.example.org", "jwks_url": "https://ehr.example.org/jwks"}]})
+    issuer = issuers.get("https://ehr.example.org")
+    assert issuer is not None
+    assert issuer.fhir_servers == ()
+    assert not issuer.allows_fhir_server("https://ehr.example.org/fhir")
+    assert not issuer.allows_fhir_server("https://attacker.example/fhir")
+
+
 def test_private_keys_in_the_file_are_refused() -> None:
     key = h.SigningKey("ES384")
     private = {**key.public_jwk, "d": "c2VjcmV0"}
