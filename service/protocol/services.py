@@ -23,6 +23,7 @@ class ServiceDefinition:
     title: str
     description: str
     prefetch: Mapping[str, str]
+    usage_requirements: str = ""
 
     def discovery_entry(self) -> dict[str, Any]:
         """This service as a CDS Hooks 2.0 discovery entry (no empty fields)."""
@@ -32,6 +33,8 @@ class ServiceDefinition:
             "title": self.title,
             "description": self.description,
         }
+        if self.usage_requirements:
+            entry["usageRequirements"] = self.usage_requirements
         if self.prefetch:
             entry["prefetch"] = dict(self.prefetch)
         return entry
@@ -70,10 +73,20 @@ _SERVICE_TEXTS: tuple[tuple[str, str, str, str], ...] = (
 )
 
 
+# CDS Hooks 2.0 discovery `usageRequirements`: what an EHR must give for the cards to be right.
+USAGE_REQUIREMENTS = (
+    "FHIR R4 data of the patient: Patient, Condition, MedicationStatement, MedicationRequest, "
+    "MedicationAdministration and Observation, in prefetch or readable at fhirServer with the "
+    "given token (SMART patient/*.read scopes for those types). order-select and order-sign: "
+    "draftOrders with an id on each MedicationRequest, so cards can name the order to remove."
+)
+
+
 def build_service_definitions(prefetch: Mapping[str, str]) -> tuple[ServiceDefinition, ...]:
     """The three services, each with the same `prefetch` templates."""
     return tuple(
-        ServiceDefinition(id=sid, hook=hook, title=title, description=text, prefetch=prefetch)
+        ServiceDefinition(id=sid, hook=hook, title=title, description=text, prefetch=prefetch,
+                          usage_requirements=USAGE_REQUIREMENTS)
         for sid, hook, title, text in _SERVICE_TEXTS
     )
 

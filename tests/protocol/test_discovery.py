@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from service.record.queries import PREFETCH_KEYS
+from service.record.queries import KEY_RESOURCE_TYPES, PREFETCH_KEYS
 from tests.conftest import assert_operation_outcome, post_json
 from tests.protocol.examples import SERVICE_IDS, hook_request
 
@@ -27,6 +27,16 @@ def test_discovery_lists_the_three_services(client) -> None:
         assert service["title"]
         assert service["description"]
         assert tuple(service["prefetch"]) == PREFETCH_KEYS
+
+
+def test_discovery_states_the_usage_requirements(client) -> None:
+    """CDS Hooks 2.0 `usageRequirements`: the data (every resource type the prefetch reads) and
+    the draft order ids the delete actions need."""
+    for service in client.get("/cds-services").get_json()["services"]:
+        text = service["usageRequirements"]
+        for resource_type in KEY_RESOURCE_TYPES.values():
+            assert resource_type in text
+        assert "draftOrders with an id" in text
 
 
 def test_order_sign_description_promises_blocks_only(client) -> None:
