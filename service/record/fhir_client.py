@@ -47,6 +47,7 @@ from requests.adapters import HTTPAdapter
 from service import jsonio, telemetry
 from service.config import Settings
 from service.errors import DataUnavailable, InvalidRequest
+from service.http_streams import socket_of
 from service.record.shape import (
     RESOURCE_TYPE,
     MalformedData,
@@ -420,7 +421,7 @@ def read_body(response: requests.Response, deadline: Deadline) -> bytes:
     decoder = body_decoder(response.headers.get("Content-Encoding"))
     chunks: list[bytes] = []
     total = 0
-    sock = _socket_of(response)
+    sock = socket_of(response)
     while True:
         remaining = deadline.remaining()
         if remaining <= 0:
@@ -495,16 +496,6 @@ def body_decoder(content_encoding: str | None) -> IdentityDecoder | GzipDecoder:
     if coding in ("gzip", "x-gzip"):  # RFC 9110 8.4.1.3: x-gzip is gzip
         return GzipDecoder()
     raise _QueryFailed("the FHIR server answered an unsupported Content-Encoding")
-
-
-def _socket_of(response: requests.Response) -> Any:
-    connection = getattr(response.raw, "connection", None) or getattr(
-        response.raw, "_connection", None)
-    sock = getattr(connection, "sock", None)
-    if sock is not None:
-        return sock
-    fp = getattr(getattr(response.raw, "_fp", None), "fp", None)
-    return getattr(getattr(fp, "raw", None), "_sock", None)
 
 
 def capability_types(body: Any) -> frozenset[str] | None:

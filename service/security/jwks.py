@@ -23,6 +23,8 @@ import jwt
 import requests
 import urllib3
 
+from service.http_streams import socket_of
+
 logger = logging.getLogger(__name__)
 
 MAX_JWKS_BYTES = 256 * 1024
@@ -103,21 +105,10 @@ def _read_body(response: requests.Response, deadline: float) -> bytes:
 
 def _arm_socket_timeout(response: requests.Response, seconds: float) -> None:
     """Set the response socket's timeout; a closed socket (body fully buffered) has none."""
-    sock = _socket_of(response)
+    sock = socket_of(response)
     if sock is not None:
         with contextlib.suppress(OSError):
             sock.settimeout(seconds)
-
-
-def _socket_of(response: requests.Response) -> Any:
-    """The socket under a streamed response (urllib3 2 keeps it on its connection)."""
-    connection = getattr(response.raw, "connection", None) or getattr(
-        response.raw, "_connection", None)
-    sock = getattr(connection, "sock", None)
-    if sock is not None:
-        return sock
-    fp = getattr(getattr(response.raw, "_fp", None), "fp", None)
-    return getattr(getattr(fp, "raw", None), "_sock", None)
 
 
 @dataclass

@@ -16,6 +16,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from socketserver import StreamRequestHandler, ThreadingTCPServer
 
+from tests.threads import serving
+
 EMPTY_BUNDLE = {"resourceType": "Bundle", "type": "searchset", "entry": []}
 
 
@@ -117,14 +119,5 @@ class _FaultServer(ThreadingTCPServer):
 @contextmanager
 def running_fault_server() -> Iterator[_FaultServer]:
     """Serve in a background thread; stop every held connection at the end."""
-    server = _FaultServer()
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                              daemon=True)
-    thread.start()
-    try:
+    with serving(_FaultServer()) as server:
         yield server
-    finally:
-        server.stop.set()
-        server.shutdown()
-        server.server_close()
-        thread.join(5)

@@ -30,6 +30,7 @@ from service.record import fhir_client
 from service.record.fhir_client import Deadline, FetchOutcome, FhirClient, GzipDecoder
 from service.record.gather import gather_record
 from tests.record import helpers as h
+from tests.threads import serving
 
 SETTINGS = Settings(profile="dev", fhir_deadline_seconds=5.0)
 TOO_LARGE = "a FHIR page was too large"
@@ -138,17 +139,8 @@ class _CompressingServer(ThreadingHTTPServer):
 
 @contextmanager
 def running_server() -> Iterator[_CompressingServer]:
-    server = _CompressingServer()
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                              daemon=True)
-    thread.start()
-    try:
+    with serving(_CompressingServer()) as server:
         yield server
-    finally:
-        server.stop.set()
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
 
 
 @pytest.fixture(scope="module")
