@@ -129,8 +129,8 @@ S_COURSE_COMPLETE = "Romosozumab 12-dose course complete (last {date}): start an
 S_COURSE_PROGRESS = "Romosozumab course: dose {next} of 12 due {date}"
 S_COURSE_DOSE_MISSED = ("Romosozumab dose {next} of 12 overdue since {date}: "
                         "give it as soon as possible")
-# EVENITY label 2.1 as the research quotes it (section 2.2, [V2]): "Missed dose: administer as soon
-# as possible, then monthly from the last dose".
+# EVENITY label 2.1-2.2 as the research quotes it (its section 2.1, [V2]): "Missed dose:
+# administer as soon as possible, then monthly from the last dose".
 PLAN_MISSED_DOSE = ("Missed dose: give it as soon as possible, then monthly from that dose "
                     "(label).")
 S_DMAB_OVERDUE = "Denosumab overdue: last dose {date} ({months} months ago); rebound fracture risk"

@@ -289,7 +289,7 @@ def test_course_progress_names_the_next_dose():
     (date(2022, 7, 15), True),  # a course interrupted years ago: still the label's missed dose
 ])
 def test_a_missed_dose_is_said_to_be_overdue_not_due(due, missed):
-    """EVENITY label (research 2.2, [V2]): a missed dose is given as soon as possible, then
+    """EVENITY label 2.1-2.2 (research 2.1, [V2]): a missed dose is given as soon as possible, then
     monthly from it; a card must not read "due 2022-07-15" as if that were ahead."""
     course = RomosozumabCourse(3, date(2022, 4, 15), date(2022, 6, 15), next_dose_due=due)
     a = b.assessment(romosozumab_course=course,
