@@ -3,9 +3,12 @@
 Public interface:
 
 - `build_cards(hook: str, assessment: Assessment, record: PatientRecord, knowledge: Knowledge,
-  *, patient_id: str, new_uuid: Callable[[], str] = uuid4 string) -> list[dict]`: the CDS Hooks 2.0
-  cards for this hook (`patient-view`, `order-select`, `order-sign`), every card with a `uuid` and
-  `source.topic` coded in `urn:osteocds:card-topic`. Pure: no Flask, no I/O.
+  *, patient_id: str, new_uuid: Callable[[], str] = uuid4 string, user_id: str | None = None,
+  encounter_id: str | None = None) -> list[dict]`: the CDS Hooks 2.0 cards for this hook
+  (`patient-view`, `order-select`, `order-sign`), every card with a `uuid` and `source.topic`
+  coded in `urn:osteocds:card-topic`. `user_id` and `encounter_id` are the context's `userId` and
+  `encounterId`: the orders a card proposes name them as requester (a Practitioner or
+  PractitionerRole only) and encounter. Pure: no Flask, no I/O.
 - `card_topic(card) -> str`: the topic code of a card built here.
 """
 
@@ -16,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from cards import denosumab, romosozumab
 from cards.context import HOOKS, CardContext, random_uuid
+from cards.orders import encounter_reference, requester_reference
 from cards.selection import topics_for
 from cards.wording import TOPIC_DISPLAY, TOPIC_SYSTEM
 from service.evaluation.model import Assessment
@@ -53,13 +57,17 @@ def build_cards(
     *,
     patient_id: str,
     new_uuid: Callable[[], str] = random_uuid,
+    user_id: str | None = None,
+    encounter_id: str | None = None,
 ) -> list[dict[str, Any]]:
     """The cards for `hook`, most urgent first; none for a deceased patient."""
     if hook not in HOOKS:
         raise ValueError(f"unknown hook {hook!r}")
     if assessment.deceased:
         return []
-    ctx = CardContext(hook, assessment, record, knowledge, patient_id, new_uuid)
+    ctx = CardContext(hook, assessment, record, knowledge, patient_id, new_uuid,
+                      requester=requester_reference(user_id),
+                      encounter=encounter_reference(encounter_id))
     cards = [card for topic in topics_for(ctx) if (card := BUILDERS[topic](ctx)) is not None]
     return sorted(cards, key=lambda card: _URGENCY[card["indicator"]])
 

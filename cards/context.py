@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cards import format as fmt
-from cards import wording
+from cards import orders, wording
 from cards.resolved import ResolvedCitation
 from service.evaluation.model import Assessment, ClassifiedOrder, OrderClass, SafetyGate
 from service.ids import uuid4_text
@@ -32,6 +32,16 @@ class CardContext:
     knowledge: Any
     patient_id: str
     new_uuid: Callable[[], str]
+    requester: str | None = None
+    """`Practitioner/<id>` or `PractitionerRole/<id>` (from `userId`), or None."""
+    encounter: str | None = None
+    """`Encounter/<id>` (from `encounterId`), or None."""
+
+    def order(self, drug: str, note: str) -> dict[str, Any]:
+        """A draft MedicationRequest of `drug` for this patient, dated `as_of`, with the
+        requester and encounter of the call when it has them."""
+        return orders.ORDER_BUILDERS[drug](self.patient_id, self.assessment.as_of, note,
+                                           requester=self.requester, encounter=self.encounter)
 
     # --- orders ---------------------------------------------------------------------------
     def orders_in_play(self) -> tuple[ClassifiedOrder, ...]:

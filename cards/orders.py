@@ -1,9 +1,17 @@
 """The R4 MedicationRequest orders a card may suggest, validated with fhir.resources R4B.
 
 Codes and regimens come from `cards/data/orders.json`, each with its source and verification level.
-Everything in an order but its subject, date and note is fixed per drug, so fhir.resources validates
-the first order of each drug in the process in full (~0.6 ms) and later ones cost a dict comparison
-of that fixed part plus a check of the three per-patient fields (`checked_order`).
+Everything in an order but its subject, date, note, requester and encounter is fixed per drug, so
+fhir.resources validates the first order of each drug in the process in full (~0.6 ms) and later
+ones cost a dict comparison of that fixed part plus a check of the per-call fields
+(`checked_order`).
+
+The requester and the encounter come from the hook's context when the EHR sent them in a form an
+order can carry (`requester_reference`, `encounter_reference`): `userId` when it names a
+Practitioner or PractitionerRole (CDS Hooks 2.0: order-select and order-sign users are one of the
+two; patient-view's may also be a Patient or RelatedPerson, who do not sign orders), and
+`encounterId` as `Encounter/<id>`. Without them the order has neither, and the EHR fills them in
+when the clinician signs.
 """
 
 from __future__ import annotations
@@ -19,8 +27,12 @@ from fhir.resources.R4B.medicationrequest import MedicationRequest
 
 UCUM = "http://unitsofmeasure.org"
 ORDERABLE_DRUGS = ("romosozumab", "denosumab", "zoledronic-acid")
-PER_PATIENT_FIELDS = ("subject", "authoredOn", "note")
-_PATIENT_REFERENCE = re.compile(r"Patient/[A-Za-z0-9\-.]{1,64}")
+PER_CALL_FIELDS = ("subject", "authoredOn", "note", "requester", "encounter")
+_FHIR_ID = r"[A-Za-z0-9\-.]{1,64}"
+_PATIENT_REFERENCE = re.compile(f"Patient/{_FHIR_ID}")
+_REQUESTER_REFERENCE = re.compile(f"(?:Practitioner|PractitionerRole)/{_FHIR_ID}")
+_ENCOUNTER_REFERENCE = re.compile(f"Encounter/{_FHIR_ID}")
+_ENCOUNTER_ID = re.compile(_FHIR_ID)
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _validated_fixed_parts: dict[str, dict[str, Any]] = {}
 
@@ -46,17 +58,37 @@ def _months(value: int) -> dict[str, Any]:
     return {"value": value, "unit": "months", "system": UCUM, "code": "mo"}
 
 
-def _base_request(drug: str, patient_id: str, as_of: date, note: str) -> dict[str, Any]:
+def requester_reference(user_id: str | None) -> str | None:
+    """`userId` as an order's requester: only a Practitioner or PractitionerRole reference."""
+    if user_id is not None and _REQUESTER_REFERENCE.fullmatch(user_id):
+        return user_id
+    return None
+
+
+def encounter_reference(encounter_id: str | None) -> str | None:
+    """`encounterId` (an Encounter's FHIR id) as a reference, or None when it is not an id."""
+    if encounter_id is not None and _ENCOUNTER_ID.fullmatch(encounter_id):
+        return f"Encounter/{encounter_id}"
+    return None
+
+
+def _base_request(drug: str, patient_id: str, as_of: date, note: str,
+                  requester: str | None, encounter: str | None) -> dict[str, Any]:
     product = order_catalog()[drug]
-    return {
+    request: dict[str, Any] = {
         "resourceType": "MedicationRequest",
         "status": "draft",
         "intent": "order",
         "subject": {"reference": f"Patient/{patient_id}"},
-        "authoredOn": as_of.isoformat(),
-        "medicationCodeableConcept": {"coding": [product["coding"]], "text": product["text"]},
-        "note": [{"text": note}],
     }
+    if encounter is not None:
+        request["encounter"] = {"reference": encounter}
+    request["authoredOn"] = as_of.isoformat()
+    if requester is not None:
+        request["requester"] = {"reference": requester}
+    request["medicationCodeableConcept"] = {"coding": [product["coding"]], "text": product["text"]}
+    request["note"] = [{"text": note}]
+    return request
 
 
 def _dosage(drug: str, timing_repeat: dict[str, Any]) -> dict[str, Any]:
@@ -70,7 +102,8 @@ def _dosage(drug: str, timing_repeat: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def romosozumab_request(patient_id: str, as_of: date, plan: str) -> dict[str, Any]:
+def romosozumab_request(patient_id: str, as_of: date, plan: str, *, requester: str | None = None,
+                        encounter: str | None = None) -> dict[str, Any]:
     """Draft order: 210 mg SC once monthly as two 105 mg syringes, 12 doses (label 2.1-2.2).
 
     Twelve doses are said three consistent ways: `timing.repeat.count` 12 monthly
@@ -78,7 +111,7 @@ def romosozumab_request(patient_id: str, as_of: date, plan: str) -> dict[str, An
     with 11 repeats allowed (12 fills).
     """
     product = order_catalog()["romosozumab"]
-    request = _base_request("romosozumab", patient_id, as_of, plan)
+    request = _base_request("romosozumab", patient_id, as_of, plan, requester, encounter)
     repeat = {
         "count": product["doses"],
         "frequency": 1,
@@ -95,9 +128,10 @@ def romosozumab_request(patient_id: str, as_of: date, plan: str) -> dict[str, An
     return checked_order("romosozumab", request)
 
 
-def denosumab_request(patient_id: str, as_of: date, note: str) -> dict[str, Any]:
+def denosumab_request(patient_id: str, as_of: date, note: str, *, requester: str | None = None,
+                      encounter: str | None = None) -> dict[str, Any]:
     """Draft order: denosumab 60 mg SC once (the next 6-monthly dose)."""
-    request = _base_request("denosumab", patient_id, as_of, note)
+    request = _base_request("denosumab", patient_id, as_of, note, requester, encounter)
     request["dosageInstruction"] = [
         _dosage("denosumab", {"count": 1, "frequency": 1, "period": 6, "periodUnit": "mo"})
     ]
@@ -105,9 +139,11 @@ def denosumab_request(patient_id: str, as_of: date, note: str) -> dict[str, Any]
     return checked_order("denosumab", request)
 
 
-def zoledronic_acid_request(patient_id: str, as_of: date, note: str) -> dict[str, Any]:
+def zoledronic_acid_request(patient_id: str, as_of: date, note: str, *,
+                            requester: str | None = None,
+                            encounter: str | None = None) -> dict[str, Any]:
     """Draft order: zoledronic acid 5 mg IV infusion once."""
-    request = _base_request("zoledronic-acid", patient_id, as_of, note)
+    request = _base_request("zoledronic-acid", patient_id, as_of, note, requester, encounter)
     request["dosageInstruction"] = [_dosage("zoledronic-acid", {"count": 1})]
     request["dispenseRequest"] = {"quantity": {"value": 100, "unit": "mL", "system": UCUM,
                                                "code": "mL"}}
@@ -140,27 +176,33 @@ def checked_order(drug: str, request: dict[str, Any]) -> dict[str, Any]:
     """Return `request` once it is known to be a valid R4 MedicationRequest (raises otherwise).
 
     The first order of `drug` in the process goes through fhir.resources R4B whole; its fixed part
-    (everything but `PER_PATIENT_FIELDS`) is remembered. A later order whose fixed part is equal
-    only needs its per-patient fields checked; any other goes through R4B whole again. The test
+    (everything but `PER_CALL_FIELDS`) is remembered. A later order whose fixed part is equal
+    only needs its per-call fields checked; any other goes through R4B whole again. The test
     suite validates every order it sees with R4B.
     """
-    fixed = {key: value for key, value in request.items() if key not in PER_PATIENT_FIELDS}
-    if _validated_fixed_parts.get(drug) == fixed and not per_patient_field_problems(request):
+    fixed = {key: value for key, value in request.items() if key not in PER_CALL_FIELDS}
+    if _validated_fixed_parts.get(drug) == fixed and not per_call_field_problems(request):
         return request
     validated(request)
-    problems = per_patient_field_problems(request)
+    problems = per_call_field_problems(request)
     if problems:
         raise ValueError(f"{drug} order: {'; '.join(problems)}")
     _validated_fixed_parts[drug] = fixed
     return request
 
 
-def per_patient_field_problems(request: dict[str, Any]) -> list[str]:
-    """What is wrong with an order's subject, authoredOn and note (empty when nothing)."""
+def per_call_field_problems(request: dict[str, Any]) -> list[str]:
+    """What is wrong with an order's subject, authoredOn, note, requester and encounter (empty
+    when nothing; the last two may be absent)."""
     problems = []
-    reference = request.get("subject", {}).get("reference")
-    if not isinstance(reference, str) or not _PATIENT_REFERENCE.fullmatch(reference):
+    if not _reference_matches(request.get("subject"), _PATIENT_REFERENCE):
         problems.append("subject.reference: must be Patient/<FHIR id>")
+    if "requester" in request and not _reference_matches(request["requester"],
+                                                         _REQUESTER_REFERENCE):
+        problems.append("requester.reference: must be Practitioner/<id> or PractitionerRole/<id>")
+    if "encounter" in request and not _reference_matches(request["encounter"],
+                                                         _ENCOUNTER_REFERENCE):
+        problems.append("encounter.reference: must be Encounter/<FHIR id>")
     authored = request.get("authoredOn")
     if not isinstance(authored, str) or not _DATE.fullmatch(authored):
         problems.append("authoredOn: must be a FHIR date")
@@ -170,3 +212,10 @@ def per_patient_field_problems(request: dict[str, Any]) -> list[str]:
                     and n["text"].strip() for n in notes)):
         problems.append("note: must be annotations with a non-empty text")
     return problems
+
+
+def _reference_matches(value: Any, pattern: re.Pattern[str]) -> bool:
+    """`value` is exactly `{"reference": <text matching pattern>}`."""
+    return (isinstance(value, dict) and list(value) == ["reference"]
+            and isinstance(value["reference"], str)
+            and pattern.fullmatch(value["reference"]) is not None)

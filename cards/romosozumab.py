@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from cards import format as fmt
-from cards import orders, wording
+from cards import wording
 from cards.card import create_action, deletable, delete_action, make_card, suggestion
 from cards.context import ORDER_SELECT, CardContext
 from service.evaluation.model import (
@@ -138,7 +138,7 @@ def romosozumab_citations(ctx: CardContext) -> tuple[str, ...]:
 
 
 def romosozumab_order_action(ctx: CardContext) -> dict[str, Any]:
-    resource = orders.romosozumab_request(ctx.patient_id, ctx.assessment.as_of, plan_note(ctx))
+    resource = ctx.order("romosozumab", plan_note(ctx))
     return create_action(wording.L_ORDER_ROMOSOZUMAB, resource)
 
 
@@ -159,7 +159,7 @@ def follow_on_suggestions(ctx: CardContext, note: str, drugs: tuple[str, ...] = 
     for drug in drugs:
         if not ctx.allowed(drug):
             continue
-        resource = orders.ORDER_BUILDERS[drug](ctx.patient_id, ctx.assessment.as_of, note)
+        resource = ctx.order(drug, note)
         actions = [*remove_orders(replacing), create_action(labels[drug], resource)]
         label = labels[drug]
         if replacing:

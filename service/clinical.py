@@ -43,6 +43,8 @@ def make_card_producer(
             context.knowledge,
             patient_id=context.patient_id,
             new_uuid=new_uuid,
+            user_id=context.user_id,
+            encounter_id=context.encounter_id,
         )
 
     return produce

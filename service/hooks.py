@@ -51,6 +51,18 @@ class HookContext:
         return str(self.request["context"]["patientId"])
 
     @property
+    def user_id(self) -> str | None:
+        """`context.userId` of the request (`Practitioner/123`, ...)."""
+        value = self.request["context"].get("userId")
+        return value if isinstance(value, str) else None
+
+    @property
+    def encounter_id(self) -> str | None:
+        """`context.encounterId` of the request, when the EHR sent one."""
+        value = self.request["context"].get("encounterId")
+        return value if isinstance(value, str) else None
+
+    @property
     def hook_instance(self) -> str:
         """`hookInstance` of the request (safe to log: it identifies the call, not the patient)."""
         return str(self.request["hookInstance"])
