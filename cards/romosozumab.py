@@ -58,10 +58,14 @@ def cardiovascular_lines(ctx: CardContext) -> list[str]:
 
 def calcium_lines(ctx: CardContext) -> list[str]:
     """The calcium check, each fact once: the evaluation's note is added only when the lines do
-    not already say it (no calcium in 12 months is HYPO_UNKNOWN's own sentence)."""
+    not already say it (no calcium in 12 months is HYPO_UNKNOWN's own sentence). Low calcium
+    comes with the latest 25-hydroxyvitamin D, ungraded, for the repletion."""
     hypo = ctx.assessment.hypocalcemia
     if hypo.status is Status.MET:
         lines = [wording.HYPO_LOW, *(f"  {fmt.evidence_line(e)}" for e in hypo.evidence)]
+        vitamin_d = ctx.assessment.vitamin_d
+        if vitamin_d is not None:
+            lines.append(f"{fmt.evidence_line(vitamin_d)[2:]}; {wording.VITAMIN_D_SHOWN}")
     elif hypo.status is Status.UNKNOWN and not hypo.evidence:
         return [wording.HYPO_UNKNOWN]
     elif hypo.status is Status.UNKNOWN:

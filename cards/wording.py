@@ -175,6 +175,7 @@ HYPO_OK = "Calcium not low."
 HYPO_UNKNOWN = "No serum calcium in the past 12 months: check calcium before the first dose."
 HYPO_UNJUDGED = "Calcium could not be judged: check calcium before the first dose."
 HYPO_LOW = "Low calcium (contraindication):"
+VITAMIN_D_SHOWN = "not graded: osteocds holds no verified deficiency threshold"
 COURSE_NONE = "No previous romosozumab course found."
 COURSE_DOSES = "Romosozumab doses already given: {doses} of 12."
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from service.evaluation.calcium import assess_hypocalcemia
+from service.evaluation.calcium import assess_hypocalcemia, latest_vitamin_d
 from service.evaluation.cardiovascular import assess_cardiovascular
 from service.evaluation.denosumab import assess_denosumab
 from service.evaluation.facts import DrugUse
@@ -75,7 +75,9 @@ def _assess(record: PatientRecord, as_of: date, knowledge: Knowledge, policy: st
         orders=orders, data_gaps=tuple(gap_sentences(record)),
         rebound_romosozumab_allowed=rebound_allowed, decision_reasons=tuple(reasons),
         disabled_criteria=_disabled(knowledge),
-        osteoporosis=osteoporosis_evidence(record, knowledge, events, density))
+        osteoporosis=osteoporosis_evidence(record, knowledge, events, density),
+        vitamin_d=(latest_vitamin_d(record, knowledge, as_of)
+                   if calcium.status is Status.MET else None))
 
 
 def _decide(record: PatientRecord, deceased: bool, pop: CriterionResult, vhr: CriterionResult,

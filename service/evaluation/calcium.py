@@ -1,4 +1,5 @@
-"""Hypocalcemia: latest total serum calcium within 12 months, or an active diagnosis."""
+"""Hypocalcemia: latest total serum calcium within 12 months, or an active diagnosis; and the latest
+25-hydroxyvitamin D, shown (never judged) when hypocalcemia blocks."""
 
 from __future__ import annotations
 
@@ -52,6 +53,17 @@ def assess_hypocalcemia(record: PatientRecord, knowledge: Knowledge, as_of: date
         status = Status.NOT_MET
     return CriterionResult("hypocalcemia", rule.label, status, tuple(evidence), rule.citations,
                            note)
+
+
+def latest_vitamin_d(record: PatientRecord, knowledge: Knowledge, as_of: date
+                     ) -> Evidence | None:
+    """The newest 25-hydroxyvitamin D within the lab window, as evidence to show. Not judged:
+    the research verifies its LOINC codes, not a deficiency threshold."""
+    found = latest_within(record, knowledge, "vitamin-d", as_of, "lab_window_months")
+    if found is None:
+        return None
+    obs = found.observation
+    return Evidence("25-hydroxyvitamin D", obs.reference, obs.effective, format_quantity(obs))
 
 
 def _judge(record: PatientRecord, knowledge: Knowledge, calcium: Result

@@ -172,3 +172,7 @@ class Assessment(Struct, frozen=True):
     # additions (issue 4)
     decision_reasons: tuple[str, ...] = ()  # why the decision (clinician wording)
     disabled_criteria: tuple[CriterionResult, ...] = ()  # in data but not computable (documented)
+    # The latest 25-hydroxyvitamin D within the lab window, when hypocalcemia blocks romosozumab:
+    # shown beside the calcium (deficiency is corrected with it), never judged (no verified
+    # threshold in the research).
+    vitamin_d: Evidence | None = None

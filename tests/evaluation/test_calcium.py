@@ -49,3 +49,30 @@ def test_albumin_adjustment(knowledge, albumin_day, status, note):
     result = assess(rec, AS_OF, knowledge).hypocalcemia
     assert result.status is status
     assert note in result.evidence[0].note
+
+
+@pytest.mark.parametrize(
+    ("items", "shown"),
+    [
+        # low calcium: the newest 25-OH-D within 12 months, whichever of the three codes
+        ([calcium(7.9), obs("62292-8", 12, "ng/mL", ago(months=2))], "12 ng/mL"),
+        ([calcium(7.9), obs("62292-8", 12, "ng/mL", ago(months=4)),
+          obs("1989-3", 31, "ng/mL", ago(months=1))], "31 ng/mL"),
+        ([calcium(7.9), obs("14635-7", 30, "nmol/L", ago(months=1))], "30 nmol/L"),
+        ([condition(ICD, "E83.51"), calcium(9.0), obs("62292-8", 9, "ng/mL", ago(months=1))],
+         "9 ng/mL"),
+        ([calcium(7.9), obs("62292-8", 12, "ng/mL", ago(months=13))], None),  # too old
+        ([calcium(7.9)], None),
+        # calcium not low: vitamin D is not the service's business (nothing shown)
+        ([calcium(9.4), obs("62292-8", 12, "ng/mL", ago(months=1))], None),
+        ([obs("62292-8", 12, "ng/mL", ago(months=1))], None),
+    ],
+)
+def test_vitamin_d_is_shown_beside_low_calcium_only(knowledge, items, shown):
+    vitamin_d = assess(record(*items), AS_OF, knowledge).vitamin_d
+    if shown is None:
+        assert vitamin_d is None
+    else:
+        assert vitamin_d is not None
+        assert vitamin_d.value == shown
+        assert vitamin_d.description == "25-hydroxyvitamin D"
