@@ -17,6 +17,7 @@ from service.evaluation.model import (
     RomosozumabDecision,
     Status,
 )
+from service.knowledge.knowledge import OtherGuidelines
 
 FOLLOW_ON_AGENTS = ("alendronate", "zoledronic-acid")
 ORDERED_FOLLOW_ONS = ("zoledronic-acid", "denosumab")
@@ -37,6 +38,28 @@ def criteria_section(ctx: CardContext) -> str:
         if criterion.status is Status.MET:
             lines += criterion_lines(criterion)
     return fmt.section(wording.H_CRITERIA, lines)
+
+
+def disputed_criteria(ctx: CardContext) -> list[tuple[str, OtherGuidelines]]:
+    """The met very-high-risk criteria with what other guidelines say, when every met criterion
+    is one they draw differently (research 1.7: a low T-score, FRAX or age without a fracture);
+    empty when any met criterion is undisputed (a fracture)."""
+    rules = getattr(ctx.knowledge, "rules", None) or {}
+    met = [c for c in ctx.assessment.risk_criteria if c.status is Status.MET]
+    found = [(c.label, rules[c.id].other_guidelines if c.id in rules else None) for c in met]
+    if not found or any(note is None for _, note in found):
+        return []
+    return [(label, note) for label, note in found if note is not None]
+
+
+def guidelines_differ_section(ctx: CardContext) -> str:
+    lines = [f"{label}: {note.text} [{note.verification}]"
+             for label, note in disputed_criteria(ctx)]
+    return fmt.section(wording.H_GUIDELINES_DIFFER, lines)
+
+
+def guidelines_differ_citations(ctx: CardContext) -> list[str]:
+    return [cid for _, note in disputed_criteria(ctx) for cid in note.citations]
 
 
 def cardiovascular_lines(ctx: CardContext) -> list[str]:
@@ -135,6 +158,7 @@ def romosozumab_citations(ctx: CardContext) -> tuple[str, ...]:
     for criterion in a.risk_criteria:
         if criterion.status is Status.MET:
             ids += criterion.citations
+    ids += guidelines_differ_citations(ctx)
     ids += a.cardiovascular.citations
     ids += a.hypocalcemia.citations
     ids += ctx.gate_citations((*FOLLOW_ON_AGENTS, "denosumab", "romosozumab"))
@@ -192,6 +216,7 @@ def proposal(ctx: CardContext) -> dict[str, Any]:
             suggestions.append(suggestion(label, [*remove_orders(replaceable), order]))
     sections = [
         criteria_section(ctx),
+        guidelines_differ_section(ctx),
         exclusions_section(ctx),
         fmt.section(wording.H_PLAN, proposal_plan_lines(ctx)),
         not_offered_section(ctx, ("romosozumab", *FOLLOW_ON_AGENTS, "denosumab")),
@@ -320,6 +345,7 @@ def other_agents(ctx: CardContext) -> dict[str, Any]:
     population_lines = criterion_lines(a.population)
     sections = [
         criteria_section(ctx),
+        guidelines_differ_section(ctx),
         fmt.section("**Why not romosozumab**", population_lines),
         fmt.section(wording.H_OPTIONS, [f"{other_agents_text(ctx)} {fmt.names_list(names)}."]),
         not_offered_section(ctx, wording.ALTERNATIVES_ROMOSOZUMAB),
@@ -330,6 +356,7 @@ def other_agents(ctx: CardContext) -> dict[str, Any]:
     for criterion in a.risk_criteria:
         if criterion.status is Status.MET:
             ids += criterion.citations
+    ids += guidelines_differ_citations(ctx)
     agents = fmt.names_list(names) or "a specialist review"
     return make_card(ctx, "very-high-risk-other-agents",
                      summary=wording.S_OTHER_AGENTS.format(agents=agents), indicator="info",

@@ -81,6 +81,7 @@ H_DENOSUMAB = "**Denosumab (this patient)**"
 H_OPTIONS = "**Options**"
 H_NOT_OFFERED = "**Not offered for this patient**"
 H_BEFORE_ORDERING = "**Before ordering**"
+H_GUIDELINES_DIFFER = "**Other guidelines differ**"
 
 # --- summaries ------------------------------------------------------------------------------
 S_PROPOSAL = "Very high fracture risk: consider romosozumab 210 mg monthly x 12"

@@ -68,6 +68,9 @@ def check_integrity(
         _resolve("policy.json", f"thresholds.{key}.citations", threshold.citations, known)
     for key, rule in policy.rules.items():
         _resolve("policy.json", f"rules.{key}.citations", rule.citations, known)
+        if rule.other_guidelines is not None:
+            _resolve("policy.json", f"rules.{key}.other_guidelines.citations",
+                     rule.other_guidelines.citations, known)
     for key, cv in policy.cv_policies.items():
         _resolve("policy.json", f"cv_policies.{key}.citations", cv.citations, known)
     if policy.default_cv_policy not in policy.cv_policies:

@@ -44,6 +44,15 @@ class Threshold:
 
 
 @dataclass(frozen=True, slots=True)
+class OtherGuidelines:
+    """Where other guidelines disagree with a rule, with its sources and verification level."""
+
+    text: str
+    verification: str
+    citations: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class Rule:
     id: str
     label: str
@@ -51,6 +60,7 @@ class Rule:
     verification: str
     enabled: bool = True
     note: str | None = None
+    other_guidelines: OtherGuidelines | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +127,12 @@ def _strength_pattern(strength: str) -> re.Pattern[str]:
 
 
 MEMO_LIMIT = 20_000  # distinct codings remembered per lookup (a few MB at most)
+
+
+def _other_guidelines(data: schema.OtherGuidelinesData | None) -> OtherGuidelines | None:
+    if data is None:
+        return None
+    return OtherGuidelines(data.text, data.verification, tuple(data.citations))
 
 
 def _remember(memo: dict[Any, Any], key: Any, value: Any) -> None:
@@ -281,7 +297,8 @@ class Knowledge:
             for key, t in data.thresholds.items()
         })
         self.rules: Mapping[str, Rule] = MappingProxyType({
-            key: Rule(key, r.label, tuple(r.citations), r.verification, r.enabled, r.note)
+            key: Rule(key, r.label, tuple(r.citations), r.verification, r.enabled, r.note,
+                      _other_guidelines(r.other_guidelines))
             for key, r in data.rules.items()
         })
         self.cv_policies: Mapping[str, CvPolicy] = MappingProxyType({

@@ -189,12 +189,22 @@ class ThresholdData(_Strict):
     enabled: bool = True
 
 
+class OtherGuidelinesData(_Strict):
+    """Where other guidelines disagree with a rule (research 1.7), shown when only such rules are
+    met."""
+
+    text: str = Field(min_length=1)
+    verification: Verification
+    citations: list[str] = Field(min_length=1)
+
+
 class RuleData(_Strict):
     label: str
     citations: list[str] = Field(min_length=1)
     verification: Verification
     enabled: bool = True
     note: str | None = None
+    other_guidelines: OtherGuidelinesData | None = None
 
 
 class CvPolicyData(_Strict):

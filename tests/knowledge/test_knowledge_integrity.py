@@ -41,6 +41,8 @@ def test_every_rule_threshold_plan_and_gate_cites_known_sources(knowledge):
         *(c for g in knowledge.safety_gates.values() for c in g.citations),
         *(c for p in knowledge.cv_policies.values() for c in p.citations),
         *(c for d in knowledge.drugs.values() for c in d.citations),
+        *(c for r in knowledge.rules.values() if r.other_guidelines
+          for c in r.other_guidelines.citations),
     ]
     assert cited
     assert all(c in knowledge.citations for c in cited)
@@ -81,6 +83,13 @@ def _broken(mutate, name):
          "observations.0.loinc.0.code"),
         ("conditions.json", lambda d: d["value_sets"][0].update(text_patterns=["current (smoker"]),
          "value_sets.0.text_patterns.0"),
+        ("policy.json", lambda d: d["rules"]["very-high-risk.frax"]["other_guidelines"].update(
+            citations=["nogg-2022", "nope"]),
+         "rules.very-high-risk.frax.other_guidelines.citations.1"),
+        ("policy.json", lambda d: d["rules"]["very-high-risk.frax"]["other_guidelines"].update(
+            citations=[]), "rules.very-high-risk.frax.other_guidelines.citations"),
+        ("policy.json", lambda d: d["rules"]["very-high-risk.frax"]["other_guidelines"].pop(
+            "verification"), "rules.very-high-risk.frax.other_guidelines.verification"),
     ],
 )
 def test_broken_file_names_file_and_field(name, mutate, expected):
