@@ -17,7 +17,7 @@ from service.evaluation.labs import (
     results,
 )
 from service.evaluation.model import CardiovascularAssessment, CardiovascularVerdict, Evidence
-from service.evaluation.risk import INACTIVE, condition_evidence
+from service.evaluation.risk import condition_evidence
 from service.knowledge import Knowledge
 from service.record.model import Condition, DateRange, PatientRecord
 
@@ -86,7 +86,7 @@ def _conditions_partial(record: PatientRecord) -> bool:
 def _risk_factors(record: PatientRecord, knowledge: Knowledge, as_of: date) -> list[Evidence]:
     found: dict[str, Evidence] = {}
     for condition, sets in condition_value_sets(record, knowledge):
-        if condition.clinical_status in INACTIVE:
+        if condition.is_inactive:
             continue
         for set_id, label in RISK_SETS.items():
             if set_id in sets and set_id not in found:

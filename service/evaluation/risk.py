@@ -26,8 +26,6 @@ from service.evaluation.therapy import DrugUse, use_description, uses_of
 from service.knowledge import Knowledge
 from service.record.model import Condition, Patient, PatientRecord
 
-INACTIVE = frozenset({"inactive", "remission", "resolved"})
-
 
 def bone_density(record: PatientRecord, knowledge: Knowledge) -> BoneDensity:
     """T-score = lowest valid site of the most recent DXA study (same effective day)."""
@@ -75,9 +73,9 @@ def condition_evidence(condition: Condition, label: str) -> Evidence:
 def first_condition(record: PatientRecord, knowledge: Knowledge, value_set: str, *,
                     active_only: bool = False) -> Condition | None:
     """The first condition coded in `value_set`; `active_only` skips inactive, remission and
-    resolved ones."""
+    resolved ones (and abated ones without a clinicalStatus)."""
     return next((c for c, sets in condition_value_sets(record, knowledge)
-                 if value_set in sets and not (active_only and c.clinical_status in INACTIVE)),
+                 if value_set in sets and not (active_only and c.is_inactive)),
                 None)
 
 

@@ -78,6 +78,9 @@ class Patient(Struct, frozen=True, gc=False):
     deceased_date: date | None = None
 
 
+INACTIVE_CLINICAL_STATUSES = frozenset({"inactive", "remission", "resolved"})
+
+
 class Condition(Struct, frozen=True, gc=False):
     reference: str  # "Condition/<id>" (or the fullUrl when the resource has no id)
     codings: tuple[Coding, ...]
@@ -88,6 +91,15 @@ class Condition(Struct, frozen=True, gc=False):
     onset: DateRange
     recorded_date: date | None = None
     abatement: DateRange | None = None
+    abated: bool = False  # any abatement[x] sent (a date, age, period, true or a text)
+
+    @property
+    def is_inactive(self) -> bool:
+        """Inactive, in remission or resolved; with no clinicalStatus, abated (R4 con-4:
+        an abated condition is inactive, resolved or in remission)."""
+        if self.clinical_status is None:
+            return self.abated
+        return self.clinical_status in INACTIVE_CLINICAL_STATUSES
 
 
 class MedicationSourceType(StrEnum):

@@ -38,8 +38,16 @@ MedicationResolver = Callable[[dict[str, Any], dict[str, Any]], "dict[str, Any] 
 
 CONDITION_SKIPPED_VERIFICATION = frozenset({"entered-in-error", "refuted"})
 ADMINISTRATION_COUNTED = frozenset({"completed", "in-progress"})
-STATEMENT_COUNTED = frozenset({"active", "completed"})
-REQUEST_COUNTED = frozenset({"active", "completed"})
+# Statements and requests that say doses were taken or given: active and completed (issue 3),
+# and stopped or on-hold, which R4 defines as halted after it began ("the medication was stopped
+# being taken"; "permanently halted, before all of them occurred"): a denosumab order the EHR
+# marked stopped is the discontinuation the rebound warning is about.
+STATEMENT_COUNTED = frozenset({"active", "completed", "stopped", "on-hold"})
+REQUEST_COUNTED = frozenset({"active", "completed", "stopped", "on-hold"})
+# intent `order` and its specialisations in the R4 request-intent code system (not proposal or
+# plan: nothing was ordered)
+REQUEST_ORDER_INTENTS = frozenset({"order", "original-order", "reflex-order", "filler-order",
+                                   "instance-order"})
 OBSERVATION_SKIPPED = frozenset({"cancelled", "entered-in-error"})
 
 _AGE_UNITS: dict[str, Callable[[float], relativedelta]] = {
@@ -229,7 +237,17 @@ def parse_condition(
         onset=condition_onset(resource, birth_date, recorded),
         recorded_date=recorded.latest if recorded else None,
         abatement=_timing(resource, "abatement", birth_date),
+        abated=_abated(resource),
     )
+
+
+def _abated(resource: dict[str, Any]) -> bool:
+    """Whether the Condition says it abated, in any abatement[x] form (abatementBoolean false
+    says it did not)."""
+    if resource.get("abatementBoolean") is True:
+        return True
+    return any(resource.get(f"abatement{kind}") not in (None, "", {})
+               for kind in ("DateTime", "Age", "Period", "Range", "String"))
 
 
 def condition_onset(
@@ -321,7 +339,7 @@ def parse_medication(
         dose = _dose_and_rate(_list(resource.get("dosage")))
         source_type = MedicationSourceType.STATEMENT
     elif resource_type == "MedicationRequest":
-        if status not in REQUEST_COUNTED or resource.get("intent") != "order":
+        if status not in REQUEST_COUNTED or resource.get("intent") not in REQUEST_ORDER_INTENTS:
             return None
         period = None
         dose_date = parse_date(resource.get("authoredOn"))
@@ -373,9 +391,12 @@ def parse_observation(
     if codings is None:
         codings = codings_of(resource.get("code"))
         text = text_of(resource.get("code"), codings)
+    # `issued` (when the result was released) only when no effective[x] is sent: a result is
+    # released on or after it is taken, so it is the closest date the record gives
     effective = (parse_date(resource.get("effectiveDateTime"))
                  or parse_period(resource.get("effectivePeriod"))
                  or parse_date(resource.get("effectiveInstant"))
+                 or parse_date(resource.get("issued"))
                  or DateRange.unknown())
     reference_range = next(iter(_list(resource.get("referenceRange"))), None)
     if not _is_mapping(reference_range):

@@ -84,7 +84,7 @@ def test_condition_lookups_agree_with_and_without_the_record_index(knowledge, pe
     """`first_condition` reads the per-assessment index of condition value sets inside
     `assess` and computes it outside: both give what a direct value-set match gives."""
     from service.evaluation.labs import indexed_observations
-    from service.evaluation.risk import INACTIVE, first_condition
+    from service.evaluation.risk import first_condition
 
     templates = prefetch_templates(knowledge.prefetch_observation_codes())
     record = gather_record(full_prefetch_request(persona_id), settings=Settings(),
@@ -92,7 +92,7 @@ def test_condition_lookups_agree_with_and_without_the_record_index(knowledge, pe
     for value_set in knowledge.value_set_titles:
         for active_only in (False, True):
             expected = next((c for c in record.conditions
-                             if not (active_only and c.clinical_status in INACTIVE)
+                             if not (active_only and c.is_inactive)
                              and knowledge.match_value_set(value_set, c.codings)), None)
             assert first_condition(record, knowledge, value_set,
                                    active_only=active_only) == expected

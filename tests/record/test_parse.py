@@ -127,6 +127,12 @@ def test_condition_skipped(status: str) -> None:
         (h.statement, "intended", False), (h.statement, "not-taken", False),
         (h.med_request, "active", True), (h.med_request, "completed", True),
         (h.med_request, "draft", False), (h.med_request, "cancelled", False),
+        # halted after it began (R4): doses were given before; a stopped denosumab is the case
+        # the discontinuation warning is for
+        (h.statement, "stopped", True), (h.statement, "on-hold", True),
+        (h.statement, "unknown", False), (h.statement, "entered-in-error", False),
+        (h.med_request, "stopped", True), (h.med_request, "on-hold", True),
+        (h.med_request, "unknown", False), (h.med_request, "entered-in-error", False),
     ],
 )
 def test_what_counts_as_a_dose(builder: Any, status: str, counts: bool) -> None:
@@ -134,8 +140,14 @@ def test_what_counts_as_a_dose(builder: Any, status: str, counts: bool) -> None:
     assert (event is not None) is counts
 
 
-def test_request_must_be_an_order() -> None:
-    assert parse.parse_medication(h.med_request("x", intent="plan"), no_resolver) is None
+@pytest.mark.parametrize(("intent", "counts"), [
+    ("order", True), ("original-order", True), ("reflex-order", True), ("filler-order", True),
+    ("instance-order", True),  # the R4 specialisations of `order`
+    ("plan", False), ("proposal", False), ("directive", False), ("option", False), (None, False),
+])
+def test_request_must_be_an_order(intent: str | None, counts: bool) -> None:
+    resource = h.med_request("x", intent=intent)
+    assert (parse.parse_medication(resource, no_resolver) is not None) is counts
 
 
 def test_dose_dates_per_type() -> None:
@@ -164,3 +176,49 @@ def test_observation_value_range_interpretation_and_skips() -> None:
     assert observation.reference_low.value == 8.6
     for status in ("cancelled", "entered-in-error"):
         assert parse.parse_observation(h.observation("o", status=status)) is None
+
+
+@pytest.mark.parametrize(("extra", "abated"), [
+    ({}, False),
+    ({"abatementDateTime": "2020-01-01"}, True),
+    ({"abatementAge": {"value": 60, "unit": "a"}}, True),  # read even without a birth date
+    ({"abatementPeriod": {"start": "2020-01-01"}}, True),
+    ({"abatementString": "resolved after surgery"}, True),
+    ({"abatementBoolean": True}, True),
+    ({"abatementBoolean": False}, False),
+])
+def test_abatement_without_a_clinical_status_makes_a_condition_inactive(
+    extra: dict[str, Any], abated: bool,
+) -> None:
+    """R4 con-4: an abated condition is inactive, resolved or in remission."""
+    condition = parse.parse_condition(h.condition("c", **extra), None)
+    assert condition is not None
+    assert condition.clinical_status is None
+    assert condition.is_inactive is abated
+
+
+@pytest.mark.parametrize(("status", "inactive"), [
+    ("active", False), ("recurrence", False), ("relapse", False),
+    ("inactive", True), ("remission", True), ("resolved", True),
+])
+def test_a_clinical_status_wins_over_the_abatement(status: str, inactive: bool) -> None:
+    resource = h.condition("c", abatementDateTime="2020-01-01", clinicalStatus=h.concept(
+        "http://terminology.hl7.org/CodeSystem/condition-clinical", status))
+    condition = parse.parse_condition(resource, None)
+    assert condition is not None
+    assert condition.is_inactive is inactive
+
+
+def test_observation_dated_by_issued_only_when_no_effective_date() -> None:
+    resource = h.observation("o", issued="2024-03-05T09:30:00Z")
+    dated = parse.parse_observation(resource)
+    assert dated is not None
+    assert dated.effective.earliest == date(2024, 2, 1)  # effectiveDateTime wins
+    del resource["effectiveDateTime"]
+    issued = parse.parse_observation(resource)
+    assert issued is not None
+    assert issued.effective.earliest == issued.effective.latest == date(2024, 3, 5)
+    del resource["issued"]
+    undated = parse.parse_observation(resource)
+    assert undated is not None
+    assert not undated.effective.is_known

@@ -1,0 +1,93 @@
+"""Real records say things the personas do not: a denosumab order the EHR marked `stopped`, an
+order intent that specialises `order`, an abated diagnosis without a clinicalStatus, a result
+dated only by `issued`. Each persona, edited one field at a time, must still get its cards."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+import fhir_fixtures
+from service.hook_requests import build_hook_request
+from tests.cards.invariants import check_cards
+from tests.conftest import post_json
+from tests.personas.persona_cases import AS_OF, SERVICE_IDS
+
+Bundle = dict[str, Any]
+
+
+def topics(make_app, bundle: Bundle) -> list[str]:
+    body = build_hook_request("patient-view", bundle)
+    response = post_json(make_app(dev_as_of=AS_OF).test_client(),
+                         f"/cds-services/{SERVICE_IDS['patient-view']}", body)
+    assert response.status_code == 200, response.get_data(as_text=True)[:300]
+    return [c["source"]["topic"]["code"] for c in check_cards(response.get_json()["cards"])]
+
+
+def edited(persona: str, resource_id: str, edit: Callable[[dict[str, Any]], None]) -> Bundle:
+    bundle = fhir_fixtures.render_persona(persona, AS_OF)
+    found = [e["resource"] for e in bundle["entry"]
+             if e["resource"].get("id", "").endswith(resource_id)]
+    assert found, resource_id
+    for resource in found:
+        edit(resource)
+    return bundle
+
+
+def all_denosumab(persona: str, edit: Callable[[dict[str, Any]], None]) -> Bundle:
+    return edited(persona, "", lambda r: edit(r) if r["resourceType"] == "MedicationRequest"
+                  else None)
+
+
+def test_p12_as_sent_is_overdue(make_app):
+    assert "denosumab-overdue" in topics(make_app, fhir_fixtures.render_persona("p12", AS_OF))
+
+
+@pytest.mark.parametrize("status", ["stopped", "on-hold"])
+def test_p12_denosumab_orders_marked_stopped_still_warn(make_app, status):
+    bundle = all_denosumab("p12", lambda r: r.update(status=status))
+    assert "denosumab-overdue" in topics(make_app, bundle)
+
+
+@pytest.mark.parametrize("intent", ["original-order", "instance-order"])
+def test_p12_order_intent_specialisations_still_warn(make_app, intent):
+    bundle = all_denosumab("p12", lambda r: r.update(intent=intent))
+    assert "denosumab-overdue" in topics(make_app, bundle)
+
+
+def test_p12_a_plan_is_not_a_dose(make_app):
+    bundle = all_denosumab("p12", lambda r: r.update(intent="plan"))
+    assert "denosumab-overdue" not in topics(make_app, bundle)
+
+
+def _abated_hypocalcemia(resource: dict[str, Any]) -> None:
+    del resource["clinicalStatus"]
+    resource["abatementDateTime"] = "2026-01-01"
+
+
+def test_p10_an_abated_hypocalcemia_without_status_does_not_block(make_app):
+    """P10 with a normal calcium: the diagnosis alone blocked; abated (con-4), it does not."""
+    bundle = edited("p10", "-calcium", lambda r: r["valueQuantity"].update(value=9.4))
+    for entry in bundle["entry"]:
+        if entry["resource"].get("id", "").endswith("-hypocalcemia"):
+            _abated_hypocalcemia(entry["resource"])
+    found = topics(make_app, bundle)
+    assert "romosozumab-hypocalcemia" not in found
+    assert "romosozumab-proposal" in found
+
+
+def test_p10_an_active_hypocalcemia_without_abatement_still_blocks(make_app):
+    bundle = edited("p10", "-calcium", lambda r: r["valueQuantity"].update(value=9.4))
+    assert "romosozumab-hypocalcemia" in topics(make_app, bundle)
+
+
+def test_p17_a_t_score_dated_only_by_issued_still_counts(make_app):
+    """P17's only criterion is the femoral-neck T-score (AACE A5)."""
+    def issued_only(resource: dict[str, Any]) -> None:
+        resource["issued"] = resource.pop("effectiveDateTime") + "T10:00:00Z"
+    bundle = edited("p17", "-dxa-fn", issued_only)
+    assert "romosozumab-proposal" in topics(make_app, bundle)
+    undated = edited("p17", "-dxa-fn", lambda r: r.pop("effectiveDateTime"))
+    assert "romosozumab-proposal" not in topics(make_app, undated)
