@@ -122,8 +122,26 @@ def parse_period(period: Any) -> DateRange | None:
                      DateSource.PERIOD)
 
 
+# Other spellings of the code systems the knowledge reads, to their FHIR URIs: the HL7 OIDs
+# (HL7 Terminology 5.2.0, "External Code Systems": SNOMED CT 2.16.840.1.113883.6.96, RxNorm
+# .6.88, LOINC .6.1; CodeSystem icd10CM: ICD-10-CM 2.16.840.1.113883.6.90) and the URIs with a
+# trailing slash. WHO ICD-10 (http://hl7.org/fhir/sid/icd-10, OID .6.3) is another code system,
+# not an alias of ICD-10-CM.
+SYSTEM_ALIASES = {
+    "urn:oid:2.16.840.1.113883.6.96": "http://snomed.info/sct",
+    "http://snomed.info/sct/": "http://snomed.info/sct",
+    "urn:oid:2.16.840.1.113883.6.88": "http://www.nlm.nih.gov/research/umls/rxnorm",
+    "http://www.nlm.nih.gov/research/umls/rxnorm/": "http://www.nlm.nih.gov/research/umls/rxnorm",
+    "urn:oid:2.16.840.1.113883.6.1": "http://loinc.org",
+    "http://loinc.org/": "http://loinc.org",
+    "urn:oid:2.16.840.1.113883.6.90": "http://hl7.org/fhir/sid/icd-10-cm",
+    "http://hl7.org/fhir/sid/icd-10-cm/": "http://hl7.org/fhir/sid/icd-10-cm",
+}
+
+
 def codings_of(concept: Any) -> tuple[Coding, ...]:
-    """The codings of a CodeableConcept that carry a code."""
+    """The codings of a CodeableConcept that carry a code (code systems by their FHIR URI:
+    `SYSTEM_ALIASES`)."""
     if not _is_mapping(concept):
         return ()
     codings = concept.get("coding")
@@ -135,7 +153,11 @@ def codings_of(concept: Any) -> tuple[Coding, ...]:
             code = c.get("code")
             if isinstance(code, str) and code:
                 system, display = c.get("system"), c.get("display")
-                found.append(Coding(system if isinstance(system, str) and system else None, code,
+                if isinstance(system, str) and system:
+                    system = SYSTEM_ALIASES.get(system, system)
+                else:
+                    system = None
+                found.append(Coding(system, code,
                                     display if isinstance(display, str) and display else None))
     return tuple(found)
 

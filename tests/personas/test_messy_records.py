@@ -91,3 +91,22 @@ def test_p17_a_t_score_dated_only_by_issued_still_counts(make_app):
     assert "romosozumab-proposal" in topics(make_app, bundle)
     undated = edited("p17", "-dxa-fn", lambda r: r.pop("effectiveDateTime"))
     assert "romosozumab-proposal" not in topics(make_app, undated)
+
+
+@pytest.mark.parametrize("system", ["urn:oid:2.16.840.1.113883.6.90",  # ICD-10-CM by OID
+                                    "urn:oid:2.16.840.1.113883.6.96",  # SNOMED CT by OID
+                                    "http://snomed.info/sct/"])
+def test_p02_an_mi_coded_by_oid_or_trailing_slash_still_blocks(make_app, system):
+    """P02 (MI 11 months ago): the MI's codings re-spelled; the contraindication must hold."""
+    icd = system.endswith(".90")
+
+    def respell(resource: dict[str, Any]) -> None:  # the one coding left, in the new spelling
+        codings = [c for c in resource["code"]["coding"]
+                   if c["system"].endswith("icd-10-cm") == icd]
+        assert len(codings) == 1
+        codings[0]["system"] = system
+        resource["code"]["coding"] = codings
+    bundle = edited("p02", "-mi", respell)
+    found = topics(make_app, bundle)
+    assert "romosozumab-cv-contraindication" in found
+    assert "romosozumab-proposal" not in found

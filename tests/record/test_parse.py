@@ -222,3 +222,20 @@ def test_observation_dated_by_issued_only_when_no_effective_date() -> None:
     undated = parse.parse_observation(resource)
     assert undated is not None
     assert not undated.effective.is_known
+
+
+@pytest.mark.parametrize(("system", "expected"), [
+    ("urn:oid:2.16.840.1.113883.6.90", "http://hl7.org/fhir/sid/icd-10-cm"),
+    ("http://hl7.org/fhir/sid/icd-10-cm/", "http://hl7.org/fhir/sid/icd-10-cm"),
+    ("urn:oid:2.16.840.1.113883.6.96", "http://snomed.info/sct"),
+    ("http://snomed.info/sct/", "http://snomed.info/sct"),
+    ("urn:oid:2.16.840.1.113883.6.1", "http://loinc.org"),
+    ("urn:oid:2.16.840.1.113883.6.88", "http://www.nlm.nih.gov/research/umls/rxnorm"),
+    ("http://snomed.info/sct", "http://snomed.info/sct"),
+    ("http://hl7.org/fhir/sid/icd-10", "http://hl7.org/fhir/sid/icd-10"),  # WHO: not ICD-10-CM
+    ("urn:oid:2.16.840.1.113883.6.3", "urn:oid:2.16.840.1.113883.6.3"),
+    ("", None),
+])
+def test_code_systems_are_read_by_their_fhir_uri(system: str, expected: str | None) -> None:
+    (coding,) = parse.codings_of({"coding": [{"system": system, "code": "I21.4"}]})
+    assert coding.system == expected
