@@ -56,8 +56,9 @@ def assess_cardiovascular(record: PatientRecord, knowledge: Knowledge, as_of: da
         if wholly_on_or_after(when, start):
             recent.append(evidence)
         elif may_be_on_or_after(when, start):
+            notes = ("date uncertain: verify date", evidence.note)
             recent.append(Evidence(evidence.description, evidence.reference, when,
-                                   note="date uncertain: verify date"))
+                                   note="; ".join(n for n in notes if n)))
         else:
             prior.append(evidence)
     factors = _risk_factors(record, knowledge, as_of)

@@ -33,6 +33,18 @@ class DrugUse(Struct, frozen=True):
     end: date | None  # coverage end (as_of for ongoing therapy)
 
 
+UNCONFIRMED_VERIFICATION = frozenset({"unconfirmed", "provisional", "differential"})
+
+
+def unconfirmed_note(conditions: tuple[Condition, ...]) -> str | None:
+    """"diagnosis provisional: verify" when no record of the condition is confirmed (or says
+    nothing of its verification) but one is unconfirmed, provisional or differential."""
+    statuses = {c.verification_status for c in conditions}
+    if not statuses or not statuses <= UNCONFIRMED_VERIFICATION:
+        return None
+    return f"diagnosis {' or '.join(sorted(s for s in statuses if s))}: verify"
+
+
 class FractureEvent(Struct, frozen=True):
     site: str  # fracture site id of the most specific record
     label: str
@@ -46,8 +58,9 @@ class FractureEvent(Struct, frozen=True):
     def evidence(self) -> Evidence:
         first = self.records[0]
         codes = ", ".join(sorted({c.code for r in self.records for c in r.codings}))
-        note = "only follow-up encounter codes: fracture date unknown" if self.follow_up_only \
-            else None
+        notes = ["only follow-up encounter codes: fracture date unknown"
+                 if self.follow_up_only else None, unconfirmed_note(self.records)]
+        note = "; ".join(n for n in notes if n) or None
         return Evidence(description=f"{self.label} ({codes})", reference=first.reference,
                         when=self.onset, value=describe(self.onset), note=note)
 

@@ -11,7 +11,7 @@ from service.evaluation.dates import (
     months_before,
     wholly_on_or_after,
 )
-from service.evaluation.facts import BoneDensity
+from service.evaluation.facts import BoneDensity, unconfirmed_note
 from service.evaluation.fractures import FractureEvent
 from service.evaluation.labs import (
     Result,
@@ -67,7 +67,8 @@ def _rounds_onto_threshold(knowledge: Knowledge, value: float) -> bool:
 def condition_evidence(condition: Condition, label: str) -> Evidence:
     codes = ", ".join(c.code for c in condition.codings)
     return Evidence(description=f"{label} ({codes})" if codes else label,
-                    reference=condition.reference, when=condition.onset)
+                    reference=condition.reference, when=condition.onset,
+                    note=unconfirmed_note((condition,)))
 
 
 def first_condition(record: PatientRecord, knowledge: Knowledge, value_set: str, *,

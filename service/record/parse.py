@@ -361,7 +361,9 @@ def parse_medication(
         dose = _dose_and_rate(_list(resource.get("dosage")))
         source_type = MedicationSourceType.STATEMENT
     elif resource_type == "MedicationRequest":
-        if status not in REQUEST_COUNTED or resource.get("intent") not in REQUEST_ORDER_INTENTS:
+        intent = resource.get("intent")
+        if status not in REQUEST_COUNTED or not (
+                isinstance(intent, str) and intent in REQUEST_ORDER_INTENTS):
             return None
         period = None
         dose_date = parse_date(resource.get("authoredOn"))

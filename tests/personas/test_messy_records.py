@@ -110,3 +110,39 @@ def test_p02_an_mi_coded_by_oid_or_trailing_slash_still_blocks(make_app, system)
     found = topics(make_app, bundle)
     assert "romosozumab-cv-contraindication" in found
     assert "romosozumab-proposal" not in found
+
+
+def _verification(status: str) -> Callable[[dict[str, Any]], None]:
+    def edit(resource: dict[str, Any]) -> None:
+        resource["verificationStatus"] = {"coding": [{
+            "system": "http://terminology.hl7.org/CodeSystem/condition-ver-status",
+            "code": status}]}
+    return edit
+
+
+def details(make_app, bundle: Bundle) -> dict[str, str]:
+    body = build_hook_request("patient-view", bundle)
+    response = post_json(make_app(dev_as_of=AS_OF).test_client(),
+                         f"/cds-services/{SERVICE_IDS['patient-view']}", body)
+    assert response.status_code == 200
+    return {c["source"]["topic"]["code"]: c["detail"] for c in response.get_json()["cards"]}
+
+
+@pytest.mark.parametrize("status", ["provisional", "differential", "unconfirmed"])
+def test_an_unconfirmed_fracture_is_shown_as_such(make_app, status):
+    """P18's recent hip fracture carries the proposal: unconfirmed, the card says so."""
+    bundle = edited("p18", "-fx-hip", _verification(status))
+    detail = details(make_app, bundle)["romosozumab-proposal"]
+    assert f"diagnosis {status}: verify" in detail
+
+
+def test_a_confirmed_fracture_has_no_such_note(make_app):
+    bundle = edited("p18", "-fx-hip", _verification("confirmed"))
+    assert "verify" not in details(make_app, bundle)["romosozumab-proposal"].split(
+        "**Exclusions checked**")[0]
+
+
+def test_an_unconfirmed_mi_still_blocks_and_says_so(make_app):
+    bundle = edited("p02", "-mi", _verification("provisional"))
+    detail = details(make_app, bundle)["romosozumab-cv-contraindication"]
+    assert "diagnosis provisional: verify" in detail
