@@ -7,7 +7,14 @@ schema refuses one first, 400), or an absent key is fetched from `fhirServer`; a
 `next` link is completed by following it. Keys other than the templates' are never read. What
 cannot be obtained gives `DataUnavailable` (412) naming the keys, never the token or the patient.
 
-Every resource must belong to `context.patientId` (`ForeignPatientData`, 400, otherwise).
+Every resource the service reads from a key (the key's own resource type: Patient, Condition,
+...) must belong to `context.patientId` (`ForeignPatientData`, 400, otherwise). Medications
+(no subject) resolve `medicationReference`; resources of other types (`_include`d Practitioner,
+Organization, Provenance...) are never read, so never checked nor used.
+
+`medicationReference` resolves a contained `#id`, a bundled Medication by `Medication/<id>` or by
+its entry `fullUrl` (`urn:uuid:...`, an absolute URL), with `<fhirServer>/` and `/_history/<v>`
+dropped first; what is left as `Medication/<id>` is fetched from `fhirServer`, never elsewhere.
 
 With a `RecordInterest` (the knowledge, on the request path), Conditions and Observations whose
 codes and text no rule reads are checked for their patient like every other resource but not
@@ -271,8 +278,13 @@ _NO_SUBJECT_TYPES = frozenset({"Medication", "OperationOutcome"})
 
 def _check_subjects(key: str, entries: list[dict[str, Any]],
                     references: _PatientReferences) -> None:
+    """Only the key's own resource type is read (`_build`), so only it is checked: Medications
+    carry no subject, and other `_include`d types (Practitioner, Encounter...) are ignored."""
+    read_type = KEY_RESOURCE_TYPES[key]
     for entry in entries:
         resource: dict[str, Any] = entry["resource"]
+        if resource.get("resourceType") != read_type:
+            continue
         if not _belongs(resource, references):
             raise ForeignPatientData(
                 f"prefetch/FHIR data for {key} holds a {type_name(resource.get('resourceType'))} "
@@ -333,8 +345,10 @@ def _build(states: Mapping[str, _KeyState], context: dict[str, Any], patient_id:
     ) if PATIENT in states else None
     patient = parse.parse_patient(patient_resource) if patient_resource else None
     birth_date = patient.birth_date if patient else None
-    drafts = _draft_resources(context)
-    medications = _MedicationIndex(states, drafts)
+    draft_entries = _draft_entries(context)
+    drafts = [entry["resource"] for entry in draft_entries]
+    medications = _MedicationIndex(states, draft_entries,
+                                   client.server if client is not None else None)
     medications.fetch_missing(client, deadline)
     conditions, events, observations = [], [], []
     for key, state in states.items():
@@ -384,28 +398,54 @@ def _sorted(items: list[Any]) -> tuple[Any, ...]:
                         key=lambda item: item.reference))
 
 
-class _MedicationIndex:
-    """Resolves medicationReference: contained, bundled (search.mode include), or fetched."""
+def _medication_key(reference: str, base: str | None) -> str:
+    """The index key of a Medication reference: `<fhirServer>/Medication/<id>` becomes
+    `Medication/<id>` and a version (`/_history/<v>`) is dropped; any other absolute URL or a
+    `urn:uuid:` stays as it is (it can only match a bundled entry's `fullUrl`)."""
+    if base is not None and reference.startswith(base + "/"):
+        reference = reference[len(base) + 1:]
+    history = reference.find("/_history/")
+    return reference[:history] if history >= 0 else reference
 
-    def __init__(self, states: Mapping[str, _KeyState],
-                 drafts: list[dict[str, Any]]) -> None:
+
+class _MedicationIndex:
+    """Resolves medicationReference: contained, bundled (search.mode include, by
+    `Medication/<id>` or entry `fullUrl`), or fetched from `fhirServer` (`server`)."""
+
+    def __init__(self, states: Mapping[str, _KeyState], draft_entries: list[dict[str, Any]],
+                 server: str | None) -> None:
+        self._base = server.rstrip("/") if server else None
         self._by_reference: dict[str, dict[str, Any]] = {}
         self.unresolved: set[str] = set()
         referenced: set[str] = set()
-        resources: list[dict[str, Any]] = [
-            entry["resource"] for state in states.values() for entry in state.entries]
-        for resource in (*resources, *drafts):
+        entries: list[dict[str, Any]] = [*draft_entries]
+        read: list[dict[str, Any]] = [entry["resource"] for entry in draft_entries]
+        for key, state in states.items():
+            read_type = KEY_RESOURCE_TYPES[key]
+            for entry in state.entries:
+                entries.append(entry)
+                if entry["resource"].get("resourceType") == read_type:
+                    read.append(entry["resource"])
+        for entry in entries:
+            resource: dict[str, Any] = entry["resource"]
+            if resource.get("resourceType") != "Medication":
+                continue
             resource_id = resource.get("id")
-            if resource.get("resourceType") == "Medication" and isinstance(resource_id, str):
+            if isinstance(resource_id, str):
                 self._by_reference[f"Medication/{resource_id}"] = resource
+            full_url = _full_url(entry)
+            if full_url is not None:
+                self._by_reference[_medication_key(full_url, self._base)] = resource
+        for resource in read:  # only resources `_build` reads: ignored types fetch nothing
             reference = resource.get("medicationReference")
             target = reference.get("reference") if isinstance(reference, dict) else None
             if isinstance(target, str) and not target.startswith("#"):
-                referenced.add(target)
+                referenced.add(_medication_key(target, self._base))
         self._wanted = referenced - self._by_reference.keys()
 
     def fetch_missing(self, client: _LazyClient | None, deadline: Deadline) -> None:
-        """Fetch `Medication/<id>` references from the FHIR server, in parallel."""
+        """Fetch `Medication/<id>` references from the FHIR server, in parallel (a reference
+        to another server or a `urn:uuid:` is never fetched: the token goes to fhirServer only)."""
         fetchable = {ref for ref in self._wanted
                      if ref.startswith("Medication/") and FHIR_ID.match(ref.split("/", 1)[1])}
         if client is None or not fetchable:
@@ -433,13 +473,13 @@ class _MedicationIndex:
                     return contained
             self.unresolved.add(target)
             return None
-        found = self._by_reference.get(target)
+        found = self._by_reference.get(_medication_key(target, self._base))
         if found is None:
             self.unresolved.add(target)
         return found
 
 
-def _draft_resources(context: dict[str, Any]) -> list[dict[str, Any]]:
+def _draft_entries(context: dict[str, Any]) -> list[dict[str, Any]]:
     draft_orders = context.get("draftOrders")
     if draft_orders is None:
         return []
@@ -447,7 +487,7 @@ def _draft_resources(context: dict[str, Any]) -> list[dict[str, Any]]:
     if bundle.get("resourceType", "Bundle") != "Bundle":
         raise InvalidRequest("context.draftOrders must be a Bundle", field="context.draftOrders")
     try:
-        return [entry["resource"] for entry in bundle_entries(bundle)]
+        return bundle_entries(bundle)
     except MalformedData as malformed:
         raise InvalidRequest(f"context.draftOrders holds {malformed.detail}",
                              field="context.draftOrders") from None
