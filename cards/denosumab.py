@@ -23,7 +23,8 @@ def _last_dose_lines(ctx: CardContext) -> list[str]:
     d = ctx.assessment.denosumab
     lines = []
     if d.last_dose is not None:
-        lines.append(f"Last denosumab dose: {fmt.evidence_line(d.last_dose)[2:]}")
+        label = "Last denosumab dose" if d.last_dose_recorded else "Denosumab use"
+        lines.append(f"{label}: {fmt.evidence_line(d.last_dose)[2:]}")
     if d.months_since_last_dose is not None:
         lines.append(f"Months since the last dose: {d.months_since_last_dose}")
     if d.next_dose_due is not None:
@@ -60,7 +61,8 @@ def overdue(ctx: CardContext) -> dict[str, Any]:
     ]
     note = "Denosumab overdue: prevent rebound bone loss (ECTS 2021)."
     months = d.months_since_last_dose if d.months_since_last_dose is not None else "?"
-    summary = wording.S_DMAB_OVERDUE.format(date=_last_dose_date(ctx), months=months)
+    template = wording.S_DMAB_OVERDUE if d.last_dose_recorded else wording.S_DMAB_OVERDUE_UNRECORDED
+    summary = template.format(date=_last_dose_date(ctx), months=months)
     return make_card(ctx, "denosumab-overdue", summary=summary, indicator="warning",
                      sections=sections, citation_ids=_citations(ctx),
                      suggestions=follow_on_suggestions(ctx, note, REBOUND_AGENTS))

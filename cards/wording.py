@@ -135,6 +135,9 @@ S_COURSE_DOSE_MISSED = ("Romosozumab dose {next} of 12 overdue since {date}: "
 PLAN_MISSED_DOSE = ("Missed dose: give it as soon as possible, then monthly from that dose "
                     "(label).")
 S_DMAB_OVERDUE = "Denosumab overdue: last dose {date} ({months} months ago); rebound fracture risk"
+S_DMAB_OVERDUE_UNRECORDED = (
+    "Denosumab: no dose recorded since {date} ({months} months ago); rebound fracture risk"
+)
 S_DMAB_SWITCH = "Stopping denosumab for {drug} does not prevent rebound bone loss"
 S_REBOUND = "Vertebral fracture after missed denosumab dose ({date}): treat the rebound promptly"
 S_NEXT_DOSE = "Denosumab next dose due {date}; do not stop without follow-on therapy"

@@ -25,6 +25,8 @@ from service.evaluation.model import (
 from service.evaluation.therapy import DrugUse
 from service.knowledge import Knowledge
 
+UNRECORDED_NOTE = ("ongoing use reported since this date; no later injection date recorded: "
+                   "verify the date of the last injection")
 SOURCE_WORDS = {"MedicationAdministration": "administered",
                 "MedicationStatement": "reported (medication statement)",
                 "MedicationRequest": "ordered; administration not recorded"}
@@ -45,8 +47,10 @@ def assess_denosumab(knowledge: Knowledge, as_of: date, uses: list[DrugUse],
     overdue_after = due + timedelta(days=int(knowledge.value("denosumab_grace_days")))
     long_ago = add_months(last_day, int(knowledge.value("denosumab_long_ago_months")))
     follow_on = _recorded_follow_on(uses, last_day)
+    unrecorded = last.event.last_dose_unrecorded
     last_evidence = Evidence(f"Denosumab 60 mg, {SOURCE_WORDS[last.event.source_type.value]}",
-                             reference=last.event.reference, when=last.event.dose_date)
+                             reference=last.event.reference, when=last.event.dose_date,
+                             note=UNRECORDED_NOTE if unrecorded else None)
     months = relativedelta(as_of, last_day)
     rebound = _rebound(events, due, follow_on)
     state = _state(as_of, overdue_after, long_ago, follow_on, orders)
@@ -72,7 +76,8 @@ def assess_denosumab(knowledge: Knowledge, as_of: date, uses: list[DrugUse],
         months_since_last_dose=months.years * 12 + months.months, follow_on=follow_evidence,
         ctx_check_dates=_ctx_dates(knowledge, follow_on), rebound_fractures=rebound,
         switch_orders=switches, citations=tuple(dict.fromkeys(citations)),
-        rebound_romosozumab_orders=rebound_romo, long_ago_limit=long_ago)
+        rebound_romosozumab_orders=rebound_romo, long_ago_limit=long_ago,
+        last_dose_recorded=not unrecorded)
 
 
 def _recorded_follow_on(uses: list[DrugUse], last_day: date) -> DrugUse | None:

@@ -104,6 +104,9 @@ class DenosumabAssessment(Struct, frozen=True):
     # additions (issue 4): draft romosozumab orders judged in the rebound context (Sarli 2025)
     rebound_romosozumab_orders: tuple[str, ...] = ()
     long_ago_limit: date | None = None  # last dose + ~24 months: beyond, "stopped long ago"
+    # False when the latest record is a statement of ongoing use: `last_dose` is when the use
+    # began and no later injection date is recorded (the cards say "no dose recorded since")
+    last_dose_recorded: bool = True
 
 
 class SafetyGate(Struct, frozen=True):

@@ -146,3 +146,43 @@ def test_an_unconfirmed_mi_still_blocks_and_says_so(make_app):
     bundle = edited("p02", "-mi", _verification("provisional"))
     detail = details(make_app, bundle)["romosozumab-cv-contraindication"]
     assert "diagnosis provisional: verify" in detail
+
+
+def _ongoing_denosumab_statement(start: str, asserted: str) -> Bundle:
+    """P11 with its administrations replaced by one statement of ongoing denosumab use."""
+    bundle = fhir_fixtures.render_persona("p11", AS_OF)
+    bundle["entry"] = [e for e in bundle["entry"]
+                       if e["resource"]["resourceType"] != "MedicationAdministration"]
+    bundle["entry"].append({"resource": {
+        "resourceType": "MedicationStatement", "id": "dmab-statement", "status": "active",
+        "subject": {"reference": f"Patient/{fhir_fixtures.patient_id('p11')}"},
+        "medicationCodeableConcept": {"coding": [{
+            "system": "http://www.nlm.nih.gov/research/umls/rxnorm", "code": "993452"}],
+            "text": "denosumab 60 MG/ML Prefilled Syringe"},
+        "effectivePeriod": {"start": start}, "dateAsserted": asserted}})
+    return bundle
+
+
+def test_an_ongoing_statement_start_is_not_called_the_last_dose(make_app):
+    """'Active since 2025-06-01' says when use began, not when the last injection was."""
+    body = build_hook_request("patient-view", _ongoing_denosumab_statement("2025-06-01",
+                                                                           "2026-06-01"))
+    response = post_json(make_app(dev_as_of=AS_OF).test_client(),
+                         f"/cds-services/{SERVICE_IDS['patient-view']}", body)
+    cards = {c["source"]["topic"]["code"]: c for c in response.get_json()["cards"]}
+    card = cards["denosumab-overdue"]
+    assert card["summary"].startswith("Denosumab: no dose recorded since 2025-06-01")
+    assert "last dose" not in card["summary"]
+    assert "Denosumab use: " in card["detail"]
+    assert "verify the date of the last injection" in card["detail"]
+
+
+def test_an_administered_dose_keeps_the_last_dose_wording(make_app):
+    body = build_hook_request("patient-view", fhir_fixtures.render_persona("p12", AS_OF))
+    response = post_json(make_app(dev_as_of=AS_OF).test_client(),
+                         f"/cds-services/{SERVICE_IDS['patient-view']}", body)
+    card = next(c for c in response.get_json()["cards"]
+                if c["source"]["topic"]["code"] == "denosumab-overdue")
+    assert card["summary"].startswith("Denosumab overdue: last dose")
+    assert "Last denosumab dose: " in card["detail"]
+    assert "verify the date of the last injection" not in card["detail"]
