@@ -75,7 +75,8 @@ def cardiovascular_lines(ctx: CardContext) -> list[str]:
     if cv.verdict is CardiovascularVerdict.UNKNOWN:
         lines.append(wording.CV_UNKNOWN)
     elif not cv.recent_events and not cv.prior_events:
-        lines.append(wording.CV_CLEAR)
+        unread = ctx.assessment.unread_conditions > 0
+        lines.append(wording.CV_CLEAR_READABLE if unread else wording.CV_CLEAR)
     return lines
 
 

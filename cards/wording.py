@@ -172,6 +172,8 @@ PLAN_CV_RISK_FACTORS = (
     "Other cardiovascular risk factors present: weigh the benefit against the cardiovascular risk."
 )
 CV_CLEAR = "No myocardial infarction or stroke found in the record."
+CV_CLEAR_READABLE = ("No myocardial infarction or stroke found among the conditions osteocds "
+                     "could read (see Data not available).")
 CV_UNKNOWN = "Cardiovascular history could not be read completely: check before ordering."
 CV_PRIOR = "Myocardial infarction or stroke more than 12 months ago (caution, US label):"
 CV_RECENT = "Myocardial infarction or stroke within 12 months or undated (contraindication):"

@@ -32,7 +32,7 @@ from service.evaluation.romosozumab import romosozumab_course
 from service.evaluation.safety import safety_gates
 from service.evaluation.therapy import drug_uses, in_use_on, use_description
 from service.knowledge import Knowledge
-from service.record.model import PatientRecord
+from service.record.model import PatientRecord, condition_label
 
 
 def assess(record: PatientRecord, as_of: date, knowledge: Knowledge, policy: str = "us"
@@ -66,18 +66,21 @@ def _assess(record: PatientRecord, as_of: date, knowledge: Knowledge, policy: st
     dmab = assess_denosumab(knowledge, as_of, uses, events, orders)
     rebound_allowed = bool(dmab.rebound_fractures) and _rebound_romosozumab_allowed(
         record, deceased, pop, cv, calcium, course)
+    unread = unread_conditions(record, knowledge)
     return Assessment(
         as_of=as_of, knowledge_version=knowledge.version, policy=policy, deceased=deceased,
         population=pop, very_high_risk=vhr, risk_criteria=criteria, cardiovascular=cv,
         hypocalcemia=calcium, romosozumab_course=course, romosozumab_decision=decision,
         denosumab=dmab,
         safety_gates=safety_gates(record, knowledge, as_of, calcium, cv),
-        orders=orders, data_gaps=tuple(gap_sentences(record)),
+        orders=orders,
+        data_gaps=tuple(gap_sentences(record) + unread_sentences(unread)),
         rebound_romosozumab_allowed=rebound_allowed, decision_reasons=tuple(reasons),
         disabled_criteria=_disabled(knowledge),
         osteoporosis=osteoporosis_evidence(record, knowledge, events, density),
         vitamin_d=(latest_vitamin_d(record, knowledge, as_of)
-                   if calcium.status is Status.MET else None))
+                   if calcium.status is Status.MET else None),
+        unread_conditions=len(unread))
 
 
 def _decide(record: PatientRecord, deceased: bool, pop: CriterionResult, vhr: CriterionResult,
@@ -145,6 +148,30 @@ def gap_sentences(record: PatientRecord) -> list[str]:
     """'Medication administrations could not be read: not supported by the FHIR server'."""
     return [f"{GAP_WORDS.get(gap.resource_type, gap.resource_type)} could not be read: "
             f"{gap.reason}" for gap in record.data_gaps]
+
+
+UNREAD_SHOWN = 5
+
+
+def unread_conditions(record: PatientRecord, knowledge: Knowledge) -> list[str]:
+    """The Conditions no rule could read, by name: those the request path left out
+    (`record.unread_conditions`) and, in a record gathered without that filter, those coded only
+    as text or in systems the knowledge does not read."""
+    return sorted([*record.unread_conditions,
+                   *(condition_label(c.codings, c.text) for c in record.conditions
+                     if not knowledge.reads_condition_codes(c.codings))])
+
+
+def unread_sentences(unread: list[str]) -> list[str]:
+    """'Problems and diagnoses could not be read: 2 coded only as text or ... (Cataract; ...)'."""
+    if not unread:
+        return []
+    names = "; ".join(unread[:UNREAD_SHOWN])
+    if len(unread) > UNREAD_SHOWN:
+        names += f"; and {len(unread) - UNREAD_SHOWN} more"
+    return [f"{GAP_WORDS['Condition']} could not be read: {len(unread)} coded only as text or "
+            f"in a code system osteocds does not read ({names}): check them for a myocardial "
+            "infarction, stroke or hypocalcemia"]
 
 
 def _disabled(knowledge: Knowledge) -> tuple[CriterionResult, ...]:

@@ -179,3 +179,6 @@ class Assessment(Struct, frozen=True):
     # shown beside the calcium (deficiency is corrected with it), never judged (no verified
     # threshold in the research).
     vitamin_d: Evidence | None = None
+    # How many Conditions no rule could read (named in `data_gaps`): "no MI or stroke found" is
+    # then said of the conditions read only
+    unread_conditions: int = 0

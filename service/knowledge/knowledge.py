@@ -165,6 +165,10 @@ class Knowledge:
         self._compile_drugs(drugs)
         self._compile_observations(observations)
         self._compile_policy(policy)
+        # Every code system a Condition rule reads (value sets and fracture sites)
+        self.condition_code_systems: frozenset[str] = frozenset(
+            [system for system, _ in self._vs_codes] + [p[0] for p in self._vs_prefixes]
+            + [system for system, _ in self._fx_codes] + [p[0] for p in self._fx_prefixes])
         # Code lookups memoized per coding (thread-safe dict operations under the GIL; bounded).
         self._value_sets_memo: dict[Coding, tuple[tuple[str, Mapping[str, Any]], ...]] = {}
         self._fracture_memo: dict[Coding, FractureMatch | None] = {}
@@ -469,6 +473,11 @@ class Knowledge:
         """True when a rule could read a Condition coded so: in a value set or a fracture site
         (`service.record.gather.RecordInterest`; the other Conditions are not parsed)."""
         return bool(self.value_sets_of(codings)) or self.match_fracture(codings) is not None
+
+    def reads_condition_codes(self, codings: tuple[Coding, ...]) -> bool:
+        """True when a Condition has a coding in a code system the rules read: one without
+        (text only, WHO ICD-10, a local code) is one osteocds cannot judge."""
+        return any(c.system in self.condition_code_systems for c in codings)
 
     def wants_observation(self, codings: tuple[Coding, ...], text: str | None) -> bool:
         """True when an Observation with this code and text is of a kind a rule reads."""

@@ -46,7 +46,13 @@ from service.record.fhir_client import (
     checked_origin,
     default_client_factory,
 )
-from service.record.model import Coding, DataGap, DraftOrder, PatientRecord
+from service.record.model import (
+    Coding,
+    DataGap,
+    DraftOrder,
+    PatientRecord,
+    condition_label,
+)
 from service.record.queries import KEY_RESOURCE_TYPES, PATIENT, fill_template
 from service.record.shape import (
     MalformedData,
@@ -66,6 +72,8 @@ class RecordInterest(Protocol):
     """Which Conditions and Observations are worth parsing, judged by their `code` alone."""
 
     def wants_condition(self, codings: tuple[Coding, ...]) -> bool: ...
+
+    def reads_condition_codes(self, codings: tuple[Coding, ...]) -> bool: ...
 
     def wants_observation(self, codings: tuple[Coding, ...], text: str | None) -> bool: ...
 
@@ -351,6 +359,7 @@ def _build(states: Mapping[str, _KeyState], context: dict[str, Any], patient_id:
                                    client.server if client is not None else None)
     medications.fetch_missing(client, deadline)
     conditions, events, observations = [], [], []
+    unread_conditions: list[str] = []
     for key, state in states.items():
         for entry in state.entries:
             # Typed, so the compiled build reads it with dict operations (bundle_entries
@@ -365,6 +374,10 @@ def _build(states: Mapping[str, _KeyState], context: dict[str, Any], patient_id:
                 if interest is None or interest.wants_condition(codings):
                     conditions.append(
                         parse.parse_condition(resource, birth_date, full_url, codings))
+                elif not interest.reads_condition_codes(codings) and parse.counts_as_condition(
+                        resource):
+                    unread_conditions.append(condition_label(
+                        codings, parse.text_of(resource.get("code"), codings)))
             elif resource_type == "Observation":
                 codings = parse.codings_of(resource.get("code"))
                 text = parse.text_of(resource.get("code"), codings)
@@ -384,6 +397,7 @@ def _build(states: Mapping[str, _KeyState], context: dict[str, Any], patient_id:
         observations=_sorted(observations),
         draft_orders=draft_orders,
         data_gaps=tuple(gaps),
+        unread_conditions=tuple(sorted(unread_conditions)),
     )
 
 

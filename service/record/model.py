@@ -81,6 +81,16 @@ class Patient(Struct, frozen=True, gc=False):
 INACTIVE_CLINICAL_STATUSES = frozenset({"inactive", "remission", "resolved"})
 
 
+def condition_label(codings: tuple[Coding, ...], text: str | None) -> str:
+    """How a clinician would name a Condition: its text, a coding's display, else system|code."""
+    if text:
+        return text
+    named = next((c.display for c in codings if c.display), None)
+    if named:
+        return named
+    return ", ".join(f"{c.system or '?'}|{c.code}" for c in codings) or "no code or text"
+
+
 class Condition(Struct, frozen=True, gc=False):
     reference: str  # "Condition/<id>" (or the fullUrl when the resource has no id)
     codings: tuple[Coding, ...]
@@ -177,6 +187,9 @@ class PatientRecord(Struct, frozen=True, gc=False):
     observations: tuple[Observation, ...] = ()
     draft_orders: tuple[DraftOrder, ...] = ()
     data_gaps: tuple[DataGap, ...] = ()
+    # Conditions left out by the request path's filter that no rule could read (text only, or
+    # coded only in systems the knowledge does not read), by name: said on the cards
+    unread_conditions: tuple[str, ...] = ()
 
     @property
     def is_complete(self) -> bool:

@@ -236,6 +236,11 @@ def parse_patient(resource: dict[str, Any]) -> Patient:
     )
 
 
+def counts_as_condition(resource: dict[str, Any]) -> bool:
+    """Not entered-in-error or refuted (what `parse_condition` drops)."""
+    return first_code(resource.get("verificationStatus")) not in CONDITION_SKIPPED_VERIFICATION
+
+
 def parse_condition(
     resource: dict[str, Any], birth_date: DateRange | None, full_url: str | None = None,
     codings: tuple[Coding, ...] | None = None,

@@ -186,3 +186,42 @@ def test_an_administered_dose_keeps_the_last_dose_wording(make_app):
     assert card["summary"].startswith("Denosumab overdue: last dose")
     assert "Last denosumab dose: " in card["detail"]
     assert "verify the date of the last injection" not in card["detail"]
+
+
+@pytest.mark.parametrize("code", [
+    {"coding": [{"system": "http://hl7.org/fhir/sid/icd-10", "code": "I21.4"}]},  # WHO ICD-10
+    {"coding": [{"system": "urn:oid:1.2.3.4.5", "code": "MI-1"}], "text": "Heart attack"},
+    {"text": "Acute myocardial infarction"},  # text only
+])
+def test_p02_an_mi_the_service_cannot_read_is_said_not_silently_absent(make_app, code):
+    """The MI coded in a system osteocds does not read: the proposal can no longer say 'no MI
+    or stroke found in the record' as if the record were clean; it says what it could not read."""
+    bundle = edited("p02", "-mi", lambda r: r.update(code=code))
+    detail = details(make_app, bundle)["romosozumab-proposal"]
+    assert "No myocardial infarction or stroke found in the record." not in detail
+    assert "among the conditions osteocds could read" in detail
+    assert ("Problems and diagnoses could not be read: 1 coded only as text or in a code "
+            "system osteocds does not read") in detail
+
+
+def test_coded_conditions_the_rules_do_not_need_are_not_called_unread(make_app):
+    """P01 with an asthma diagnosis (SNOMED 195967001): coded in a system the rules read, not
+    in a value set: read and set aside, not 'could not be read'."""
+    bundle = fhir_fixtures.render_persona("p01", AS_OF)
+    bundle["entry"].append({"resource": {
+        "resourceType": "Condition", "id": "asthma",
+        "subject": {"reference": f"Patient/{fhir_fixtures.patient_id('p01')}"},
+        "code": {"coding": [{"system": "http://snomed.info/sct", "code": "195967001"}]}}})
+    detail = details(make_app, bundle)["romosozumab-proposal"]
+    assert "No myocardial infarction or stroke found in the record." in detail
+    assert "could not be read" not in detail
+
+
+def test_many_unread_conditions_are_named_up_to_five(make_app):
+    """x02's problem list has 7 text-only entries: five named, the rest counted."""
+    detail = details(make_app, fhir_fixtures.render_persona("x02", AS_OF))[
+        "romosozumab-proposal"]
+    line = next(line for line in detail.splitlines() if "could not be read" in line)
+    assert "7 coded only as text" in line
+    assert ("(Cataract; Chronic low back pain; Gastro-oesophageal reflux disease; "
+            "Hypothyroidism; Insomnia; and 2 more)") in line
