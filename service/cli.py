@@ -1,6 +1,9 @@
 """The `osteocds` command. Each sub-command lives in `service/commands/<name>.py` and exposes
 `register(subparsers) -> None`, which adds its parser and sets `func` to a callable taking the
-parsed arguments and returning an exit code. Modules named `_*` are shared helpers, not commands."""
+parsed arguments and returning an exit code. Modules named `_*` are shared helpers, not commands.
+
+A settings error a command leaves unhandled (`OSTEOCDS_*` unparsable or invalid) is reported as
+the commands report theirs: one line naming the variable, exit status 2, no traceback."""
 
 from __future__ import annotations
 
@@ -11,6 +14,7 @@ import sys
 from collections.abc import Sequence
 
 from service import commands
+from service.commands._settings import CONFIGURATION_ERRORS, configuration_error, is_settings_error
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -26,7 +30,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return int(args.func(args) or 0)
+    try:
+        return int(args.func(args) or 0)
+    except CONFIGURATION_ERRORS as error:
+        if not is_settings_error(error):
+            raise
+        return configuration_error(error)
 
 
 if __name__ == "__main__":

@@ -9,8 +9,10 @@ from datetime import date
 from enum import StrEnum
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
 class Profile(StrEnum):
@@ -34,7 +36,7 @@ class Settings(BaseSettings):
     fhir_max_pages: int = Field(default=20, gt=0)  # per FHIR search, next links included
     fhir_max_entries: int = Field(default=5000, gt=0)  # per FHIR search, all pages together
     cardiovascular_policy: str = Field(default="us", pattern="^(us|eu)$")
-    log_level: str = "INFO"
+    log_level: str = "INFO"  # one of LOG_LEVELS, in any case; stored upper-case
     preview_enabled: bool = False  # the card preview page in production (always on in dev)
     # Client authentication (CDS Hooks 2.0 "Trusting CDS Clients"); see service/security/.
     jwt_algorithms: tuple[str, ...] = ("ES384", "RS384")
@@ -53,6 +55,14 @@ class Settings(BaseSettings):
     # written by a background thread this often; 0 writes them in the hook call. See
     # service/store/issued.py for what a crash can lose.
     issued_cards_flush_seconds: float = Field(default=1.0, ge=0, le=60)
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_log_level(cls, value: str) -> str:
+        level = value.upper()
+        if level not in LOG_LEVELS:
+            raise ValueError(f"must be one of {', '.join(LOG_LEVELS)}")
+        return level
 
     @property
     def is_development(self) -> bool:

@@ -7,15 +7,19 @@ A private module (leading underscore): `service.cli` registers only public modul
 
 from __future__ import annotations
 
+import re
 import sys
 
 from pydantic import ValidationError
+from pydantic_settings import SettingsError
 
 from service.config import Settings
 from service.errors import ConfigurationError
 
 EXIT_CONFIGURATION_ERROR = 2
-CONFIGURATION_ERRORS = (ConfigurationError, ValidationError)
+# SettingsError: a value pydantic-settings cannot even parse (a list setting that is not JSON).
+CONFIGURATION_ERRORS = (ConfigurationError, ValidationError, SettingsError)
+_SETTINGS_ERROR_FIELD = re.compile(r'field "([a-z0-9_]+)"')
 
 
 def store_settings(database_url: str | None = None) -> Settings:
@@ -27,7 +31,33 @@ def store_settings(database_url: str | None = None) -> Settings:
     return settings
 
 
+def is_settings_error(error: Exception) -> bool:
+    """Whether `error` comes from reading the settings (not from other data pydantic checks)."""
+    return isinstance(error, SettingsError) or (
+        isinstance(error, ValidationError) and error.title == Settings.__name__)
+
+
 def configuration_error(error: Exception) -> int:
     """Print a configuration error on stderr; the exit status to return."""
-    print(f"osteocds: configuration error: {error}", file=sys.stderr)
+    print(f"osteocds: configuration error: {describe(error)}", file=sys.stderr)
     return EXIT_CONFIGURATION_ERROR
+
+
+def describe(error: Exception) -> str:
+    """The error in one line; a settings error names its environment variable and never
+    repeats the value (which may be a secret, such as a database URL)."""
+    if isinstance(error, SettingsError):
+        match = _SETTINGS_ERROR_FIELD.search(str(error))
+        if match:
+            return (f"{_variable(match.group(1))}: cannot be parsed (list settings are JSON "
+                    "arrays, e.g. '[\"https://ehr.example.org\"]')")
+    if isinstance(error, ValidationError) and error.title == Settings.__name__:
+        return "; ".join(
+            f"{_variable(str(problem['loc'][0])) if problem['loc'] else 'settings'}: "
+            f"{problem['msg'].removeprefix('Value error, ')}"
+            for problem in error.errors(include_url=False, include_input=False))
+    return str(error)
+
+
+def _variable(field: str) -> str:
+    return f"{Settings.model_config.get('env_prefix', '')}{field}".upper()

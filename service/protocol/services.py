@@ -103,11 +103,13 @@ class ServiceRegistry:
         return iter(self._by_id.values())
 
     def get(self, service_id: str) -> ServiceDefinition:
-        """The service with `service_id`; `UnknownService` (404) otherwise."""
+        """The service with `service_id`; `UnknownService` (404) otherwise, whose message does not
+        repeat the id (error messages never echo a request value)."""
         try:
             return self._by_id[service_id]
         except KeyError:
-            raise UnknownService(f"No CDS service with id '{service_id[:64]}'.") from None
+            raise UnknownService(
+                "No CDS service with this id; GET /cds-services lists them.") from None
 
     def discovery(self) -> dict[str, Any]:
         """The `GET /cds-services` body."""

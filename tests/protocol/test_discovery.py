@@ -87,7 +87,8 @@ def test_unknown_service_is_404_operation_outcome(client) -> None:
     """Case 4."""
     response = post_json(client, "/cds-services/unknown-id", hook_request("patient-view"))
     issue = assert_operation_outcome(response, 404, "not-found")
-    assert "unknown-id" in issue["diagnostics"]
+    assert issue["diagnostics"] == "No CDS service with this id; GET /cds-services lists them."
+    assert "unknown-id" not in response.get_data(as_text=True)  # no request value echoed
     assert "Traceback" not in response.get_data(as_text=True)
 
 
