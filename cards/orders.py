@@ -216,6 +216,7 @@ def per_call_field_problems(request: dict[str, Any]) -> list[str]:
 
 def _reference_matches(value: Any, pattern: re.Pattern[str]) -> bool:
     """`value` is exactly `{"reference": <text matching pattern>}`."""
-    return (isinstance(value, dict) and list(value) == ["reference"]
-            and isinstance(value["reference"], str)
-            and pattern.fullmatch(value["reference"]) is not None)
+    if not isinstance(value, dict) or len(value) != 1:
+        return False
+    reference = value.get("reference")
+    return isinstance(reference, str) and pattern.fullmatch(reference) is not None

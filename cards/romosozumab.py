@@ -17,7 +17,7 @@ from service.evaluation.model import (
     RomosozumabDecision,
     Status,
 )
-from service.knowledge.knowledge import OtherGuidelines
+from service.knowledge.knowledge import OtherGuidelines, Rule
 
 FOLLOW_ON_AGENTS = ("alendronate", "zoledronic-acid")
 ORDERED_FOLLOW_ONS = ("zoledronic-acid", "denosumab")
@@ -44,22 +44,26 @@ def disputed_criteria(ctx: CardContext) -> list[tuple[str, OtherGuidelines]]:
     """The met very-high-risk criteria with what other guidelines say, when every met criterion
     is one they draw differently (research 1.7: a low T-score, FRAX or age without a fracture);
     empty when any met criterion is undisputed (a fracture)."""
-    rules = getattr(ctx.knowledge, "rules", None) or {}
-    met = [c for c in ctx.assessment.risk_criteria if c.status is Status.MET]
-    found = [(c.label, rules[c.id].other_guidelines if c.id in rules else None) for c in met]
-    if not found or any(note is None for _, note in found):
-        return []
-    return [(label, note) for label, note in found if note is not None]
+    rules: dict[str, Rule] = getattr(ctx.knowledge, "rules", None) or {}
+    found: list[tuple[str, OtherGuidelines]] = []
+    for criterion in ctx.assessment.risk_criteria:
+        if criterion.status is not Status.MET:
+            continue
+        rule = rules.get(criterion.id)
+        note = rule.other_guidelines if rule is not None else None
+        if note is None:
+            return []  # an undisputed criterion (a fracture) is met
+        found.append((criterion.label, note))
+    return found
 
 
-def guidelines_differ_section(ctx: CardContext) -> str:
-    lines = [f"{label}: {note.text} [{note.verification}]"
-             for label, note in disputed_criteria(ctx)]
+def guidelines_differ_section(disputed: list[tuple[str, OtherGuidelines]]) -> str:
+    lines = [f"{label}: {note.text} [{note.verification}]" for label, note in disputed]
     return fmt.section(wording.H_GUIDELINES_DIFFER, lines)
 
 
-def guidelines_differ_citations(ctx: CardContext) -> list[str]:
-    return [cid for _, note in disputed_criteria(ctx) for cid in note.citations]
+def guidelines_differ_citations(disputed: list[tuple[str, OtherGuidelines]]) -> list[str]:
+    return [cid for _, note in disputed for cid in note.citations]
 
 
 def cardiovascular_lines(ctx: CardContext) -> list[str]:
@@ -153,13 +157,14 @@ def plan_note(ctx: CardContext) -> str:
     ])
 
 
-def romosozumab_citations(ctx: CardContext) -> tuple[str, ...]:
+def romosozumab_citations(ctx: CardContext,
+                          disputed: list[tuple[str, OtherGuidelines]]) -> tuple[str, ...]:
     a = ctx.assessment
     ids: list[str] = [*a.population.citations]
     for criterion in a.risk_criteria:
         if criterion.status is Status.MET:
             ids += criterion.citations
-    ids += guidelines_differ_citations(ctx)
+    ids += guidelines_differ_citations(disputed)
     ids += a.cardiovascular.citations
     ids += a.hypocalcemia.citations
     ids += ctx.gate_citations((*FOLLOW_ON_AGENTS, "denosumab", "romosozumab"))
@@ -215,9 +220,10 @@ def proposal(ctx: CardContext) -> dict[str, Any]:
             label = wording.L_REPLACE_WITH_ROMOSOZUMAB.format(
                 drug=fmt.drug_name(replaceable[0].drug))
             suggestions.append(suggestion(label, [*remove_orders(replaceable), order]))
+    disputed = disputed_criteria(ctx)
     sections = [
         criteria_section(ctx),
-        guidelines_differ_section(ctx),
+        guidelines_differ_section(disputed),
         exclusions_section(ctx),
         fmt.section(wording.H_PLAN, proposal_plan_lines(ctx)),
         not_offered_section(ctx, ("romosozumab", *FOLLOW_ON_AGENTS, "denosumab")),
@@ -225,7 +231,7 @@ def proposal(ctx: CardContext) -> dict[str, Any]:
     ]
     return make_card(ctx, "romosozumab-proposal", summary=summary,
                      indicator="warning" if weaker else "info", sections=sections,
-                     citation_ids=romosozumab_citations(ctx), suggestions=suggestions)
+                     citation_ids=romosozumab_citations(ctx, disputed), suggestions=suggestions)
 
 
 def cv_caution(ctx: CardContext) -> dict[str, Any]:
@@ -344,9 +350,10 @@ def other_agents(ctx: CardContext) -> dict[str, Any]:
     a = ctx.assessment
     names = ctx.allowed_names(wording.ALTERNATIVES_ROMOSOZUMAB)
     population_lines = criterion_lines(a.population)
+    disputed = disputed_criteria(ctx)
     sections = [
         criteria_section(ctx),
-        guidelines_differ_section(ctx),
+        guidelines_differ_section(disputed),
         fmt.section("**Why not romosozumab**", population_lines),
         fmt.section(wording.H_OPTIONS, [f"{other_agents_text(ctx)} {fmt.names_list(names)}."]),
         not_offered_section(ctx, wording.ALTERNATIVES_ROMOSOZUMAB),
@@ -357,7 +364,7 @@ def other_agents(ctx: CardContext) -> dict[str, Any]:
     for criterion in a.risk_criteria:
         if criterion.status is Status.MET:
             ids += criterion.citations
-    ids += guidelines_differ_citations(ctx)
+    ids += guidelines_differ_citations(disputed)
     agents = fmt.names_list(names) or "a specialist review"
     return make_card(ctx, "very-high-risk-other-agents",
                      summary=wording.S_OTHER_AGENTS.format(agents=agents), indicator="info",

@@ -269,13 +269,20 @@ def parse_condition(
     )
 
 
+_ABATEMENT_VALUES = ("abatementDateTime", "abatementAge", "abatementPeriod", "abatementRange",
+                     "abatementString")
+
+
 def _abated(resource: dict[str, Any]) -> bool:
     """Whether the Condition says it abated, in any abatement[x] form (abatementBoolean false
     says it did not)."""
     if resource.get("abatementBoolean") is True:
         return True
-    return any(resource.get(f"abatement{kind}") not in (None, "", {})
-               for kind in ("DateTime", "Age", "Period", "Range", "String"))
+    for key in _ABATEMENT_VALUES:
+        value = resource.get(key)
+        if value is not None and value != "" and value != {}:
+            return True
+    return False
 
 
 def condition_onset(
