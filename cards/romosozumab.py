@@ -3,6 +3,7 @@ course complete, course progress, and the agents indicated when romosozumab is n
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from cards import format as fmt
@@ -44,7 +45,7 @@ def disputed_criteria(ctx: CardContext) -> list[tuple[str, OtherGuidelines]]:
     """The met very-high-risk criteria with what other guidelines say, when every met criterion
     is one they draw differently (research 1.7: a low T-score, FRAX or age without a fracture);
     empty when any met criterion is undisputed (a fracture)."""
-    rules: dict[str, Rule] = getattr(ctx.knowledge, "rules", None) or {}
+    rules: Mapping[str, Rule] = getattr(ctx.knowledge, "rules", None) or {}
     found: list[tuple[str, OtherGuidelines]] = []
     for criterion in ctx.assessment.risk_criteria:
         if criterion.status is not Status.MET:
