@@ -154,10 +154,10 @@ def codings_of(concept: Any) -> tuple[Coding, ...]:
             code = c.get("code")
             if isinstance(code, str) and code:
                 system, display = c.get("system"), c.get("display")
-                if isinstance(system, str) and system:
-                    system = SYSTEM_ALIASES.get(system, system)
-                else:
+                if not isinstance(system, str) or not system:
                     system = None
+                elif system[-1] == "/" or system.startswith("urn:oid:"):  # an alias's shape
+                    system = SYSTEM_ALIASES.get(system, system)
                 found.append(Coding(system, code,
                                     display if isinstance(display, str) and display else None))
     return tuple(found)
@@ -280,7 +280,7 @@ def _abated(resource: dict[str, Any]) -> bool:
         return True
     for key in _ABATEMENT_VALUES:
         value = resource.get(key)
-        if value is not None and value != "" and value != {}:
+        if value is not None and value != "":
             return True
     return False
 

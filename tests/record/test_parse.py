@@ -256,3 +256,9 @@ def test_a_statement_of_ongoing_use_does_not_record_its_last_dose(
                                                **extra), no_resolver)
     assert event is not None
     assert event.last_dose_unrecorded is unrecorded
+
+
+def test_every_alias_has_the_shape_codings_of_looks_up() -> None:
+    """`codings_of` consults the aliases only for a system ending in '/' or an OID URN."""
+    assert all(alias.endswith("/") or alias.startswith("urn:oid:")
+               for alias in parse.SYSTEM_ALIASES)
