@@ -9,31 +9,14 @@ from typing import Any
 
 import pytest
 
-import fhir_fixtures
-from service.hook_requests import build_hook_request
 from service.knowledge import load_knowledge
-from tests.cards.invariants import check_cards
-from tests.conftest import post_json
-from tests.personas.persona_cases import AS_OF, SERVICE_IDS
+from tests.personas.calls import persona_cards, the_card
 
 HEADING = "**Other guidelines differ**"
 
 
-def cards_for(make_app, persona: str, hook: str = "patient-view",
-              draft: str | None = None) -> list[dict[str, Any]]:
-    drafts = [fhir_fixtures.draft_order(draft, persona, AS_OF)] if draft else []
-    body = build_hook_request(hook, fhir_fixtures.render_persona(persona, AS_OF),
-                              draft_orders=drafts)
-    response = post_json(make_app(dev_as_of=AS_OF).test_client(),
-                         f"/cds-services/{SERVICE_IDS[hook]}", body)
-    assert response.status_code == 200, response.get_data(as_text=True)[:300]
-    return check_cards(response.get_json()["cards"])
-
-
 def proposal(cards: list[dict[str, Any]]) -> dict[str, Any]:
-    found = [c for c in cards if c["source"]["topic"]["code"] == "romosozumab-proposal"]
-    assert len(found) == 1, [c["summary"] for c in cards]
-    return found[0]
+    return the_card(cards, "romosozumab-proposal")
 
 
 def note(rule_id: str) -> str:
@@ -52,7 +35,7 @@ def note(rule_id: str) -> str:
 def test_a_proposal_resting_on_a_disputed_criterion_says_where_guidelines_differ(
     make_app, persona, rule_id, source, hook, draft,
 ):
-    detail = proposal(cards_for(make_app, persona, hook, draft))["detail"]
+    detail = proposal(persona_cards(make_app, persona, hook, draft))["detail"]
     assert HEADING in detail
     section = detail.split(HEADING, 1)[1].split("\n\n", 2)[0]
     label = load_knowledge().rule(rule_id).label
@@ -69,7 +52,7 @@ def test_a_proposal_resting_on_a_disputed_criterion_says_where_guidelines_differ
     ("p18", "patient-view", None),            # a recent hip fracture
 ])
 def test_an_undisputed_criterion_met_no_section(make_app, persona, hook, draft):
-    cards = cards_for(make_app, persona, hook, draft)
+    cards = persona_cards(make_app, persona, hook, draft)
     detail = proposal(cards)["detail"]
     assert HEADING not in detail
     assert "NOGG 2022" not in detail

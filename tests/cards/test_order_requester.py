@@ -13,10 +13,7 @@ from fhir.resources.R4B.medicationrequest import MedicationRequest
 
 import fhir_fixtures
 from cards import orders
-from service.hook_requests import build_hook_request
-from tests.cards.invariants import check_cards
-from tests.conftest import post_json
-from tests.personas.persona_cases import AS_OF, SERVICE_IDS
+from tests.personas.calls import persona_cards
 
 
 @pytest.mark.parametrize(("user_id", "expected"), [
@@ -81,13 +78,7 @@ def test_a_malformed_requester_or_encounter_is_refused_after_the_first_order(
 
 def proposed_orders(make_app, hook: str, persona: str, draft: str | None,
                     **context: Any) -> list[dict[str, Any]]:
-    drafts = [fhir_fixtures.draft_order(draft, persona, AS_OF)] if draft else []
-    body = build_hook_request(hook, fhir_fixtures.render_persona(persona, AS_OF),
-                              draft_orders=drafts, **context)
-    response = post_json(make_app(dev_as_of=AS_OF).test_client(),
-                         f"/cds-services/{SERVICE_IDS[hook]}", body)
-    assert response.status_code == 200, response.get_data(as_text=True)[:300]
-    cards = check_cards(response.get_json()["cards"])
+    cards = persona_cards(make_app, persona, hook, draft, **context)
     found = [action["resource"] for card in cards for s in card.get("suggestions", [])
              for action in s["actions"] if action["type"] == "create"]
     assert found, "the persona must get a card with an order"

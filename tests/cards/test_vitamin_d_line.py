@@ -9,26 +9,14 @@ from typing import Any
 import pytest
 
 import fhir_fixtures
-from service.hook_requests import build_hook_request
-from tests.cards.invariants import check_cards
-from tests.conftest import post_json
-from tests.personas.persona_cases import AS_OF, SERVICE_IDS
+from tests.personas.calls import post_hook, the_card
+from tests.personas.persona_cases import AS_OF
 
 VITAMIN_D_LINE = "- 25-hydroxyvitamin D: 12 ng/mL (2026-06-01); not graded"
 
 
-def cards_for(make_app, hook: str, bundle: dict[str, Any], drafts=()) -> list[dict[str, Any]]:
-    body = build_hook_request(hook, bundle, draft_orders=list(drafts))
-    response = post_json(make_app(dev_as_of=AS_OF).test_client(),
-                         f"/cds-services/{SERVICE_IDS[hook]}", body)
-    assert response.status_code == 200, response.get_data(as_text=True)[:300]
-    return check_cards(response.get_json()["cards"])
-
-
 def hypocalcemia_card(cards: list[dict[str, Any]]) -> dict[str, Any]:
-    found = [c for c in cards if c["source"]["topic"]["code"] == "romosozumab-hypocalcemia"]
-    assert len(found) == 1, [c["summary"] for c in cards]
-    return found[0]
+    return the_card(cards, "romosozumab-hypocalcemia")
 
 
 @pytest.mark.parametrize(("hook", "draft"), [("patient-view", None),
@@ -36,7 +24,7 @@ def hypocalcemia_card(cards: list[dict[str, Any]]) -> dict[str, Any]:
 def test_p10_hypocalcemia_card_shows_the_vitamin_d_beside_the_calcium(make_app, hook, draft):
     bundle = fhir_fixtures.render_persona("p10", AS_OF)
     drafts = [fhir_fixtures.draft_order(draft, "p10", AS_OF)] if draft else []
-    card = hypocalcemia_card(cards_for(make_app, hook, bundle, drafts))
+    card = hypocalcemia_card(post_hook(make_app, hook, bundle, drafts))
     assert VITAMIN_D_LINE in card["detail"]
     assert "7.9 mg/dL" in card["summary"]  # the summary still quotes the calcium
     calcium_at = card["detail"].index("Total serum calcium: 7.9 mg/dL")
@@ -47,14 +35,14 @@ def test_no_vitamin_d_in_the_record_no_line(make_app):
     bundle = fhir_fixtures.render_persona("p10", AS_OF)
     bundle["entry"] = [e for e in bundle["entry"]
                        if "25-hydroxyvitamin" not in e["resource"].get("code", {}).get("text", "")]
-    card = hypocalcemia_card(cards_for(make_app, "patient-view", bundle))
+    card = hypocalcemia_card(post_hook(make_app, "patient-view", bundle))
     assert "25-hydroxyvitamin D" not in card["detail"]
     assert "7.9 mg/dL" in card["summary"]
 
 
 def test_a_normal_calcium_card_does_not_show_vitamin_d(make_app):
     """P01 (calcium 9.4, 25-OH-D 32): its proposal says calcium not low, and nothing more."""
-    cards = cards_for(make_app, "order-select", fhir_fixtures.render_persona("p01", AS_OF),
+    cards = post_hook(make_app, "order-select", fhir_fixtures.render_persona("p01", AS_OF),
                       [fhir_fixtures.draft_order("alendronate", "p01", AS_OF)])
     assert cards
     assert all("25-hydroxyvitamin D" not in card["detail"] for card in cards)

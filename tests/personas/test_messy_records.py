@@ -10,20 +10,14 @@ from typing import Any
 import pytest
 
 import fhir_fixtures
-from service.hook_requests import build_hook_request
-from tests.cards.invariants import check_cards
-from tests.conftest import post_json
-from tests.personas.persona_cases import AS_OF, SERVICE_IDS
+from tests.personas.calls import persona_cards, post_hook, the_card, topic_of
+from tests.personas.persona_cases import AS_OF
 
 Bundle = dict[str, Any]
 
 
 def topics(make_app, bundle: Bundle) -> list[str]:
-    body = build_hook_request("patient-view", bundle)
-    response = post_json(make_app(dev_as_of=AS_OF).test_client(),
-                         f"/cds-services/{SERVICE_IDS['patient-view']}", body)
-    assert response.status_code == 200, response.get_data(as_text=True)[:300]
-    return [c["source"]["topic"]["code"] for c in check_cards(response.get_json()["cards"])]
+    return [topic_of(card) for card in post_hook(make_app, "patient-view", bundle)]
 
 
 def edited(persona: str, resource_id: str, edit: Callable[[dict[str, Any]], None]) -> Bundle:
@@ -121,11 +115,7 @@ def _verification(status: str) -> Callable[[dict[str, Any]], None]:
 
 
 def details(make_app, bundle: Bundle) -> dict[str, str]:
-    body = build_hook_request("patient-view", bundle)
-    response = post_json(make_app(dev_as_of=AS_OF).test_client(),
-                         f"/cds-services/{SERVICE_IDS['patient-view']}", body)
-    assert response.status_code == 200
-    return {c["source"]["topic"]["code"]: c["detail"] for c in response.get_json()["cards"]}
+    return {topic_of(card): card["detail"] for card in post_hook(make_app, "patient-view", bundle)}
 
 
 @pytest.mark.parametrize("status", ["provisional", "differential", "unconfirmed"])
@@ -165,12 +155,9 @@ def _ongoing_denosumab_statement(start: str, asserted: str) -> Bundle:
 
 def test_an_ongoing_statement_start_is_not_called_the_last_dose(make_app):
     """'Active since 2025-06-01' says when use began, not when the last injection was."""
-    body = build_hook_request("patient-view", _ongoing_denosumab_statement("2025-06-01",
-                                                                           "2026-06-01"))
-    response = post_json(make_app(dev_as_of=AS_OF).test_client(),
-                         f"/cds-services/{SERVICE_IDS['patient-view']}", body)
-    cards = {c["source"]["topic"]["code"]: c for c in response.get_json()["cards"]}
-    card = cards["denosumab-overdue"]
+    cards = post_hook(make_app, "patient-view",
+                      _ongoing_denosumab_statement("2025-06-01", "2026-06-01"))
+    card = the_card(cards, "denosumab-overdue")
     assert card["summary"].startswith("Denosumab: no dose recorded since 2025-06-01")
     assert "last dose" not in card["summary"]
     assert "Denosumab use: " in card["detail"]
@@ -178,11 +165,7 @@ def test_an_ongoing_statement_start_is_not_called_the_last_dose(make_app):
 
 
 def test_an_administered_dose_keeps_the_last_dose_wording(make_app):
-    body = build_hook_request("patient-view", fhir_fixtures.render_persona("p12", AS_OF))
-    response = post_json(make_app(dev_as_of=AS_OF).test_client(),
-                         f"/cds-services/{SERVICE_IDS['patient-view']}", body)
-    card = next(c for c in response.get_json()["cards"]
-                if c["source"]["topic"]["code"] == "denosumab-overdue")
+    card = the_card(persona_cards(make_app, "p12"), "denosumab-overdue")
     assert card["summary"].startswith("Denosumab overdue: last dose")
     assert "Last denosumab dose: " in card["detail"]
     assert "verify the date of the last injection" not in card["detail"]
