@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from datetime import date
 
@@ -58,8 +59,19 @@ def latest_day(when: DateRange | None) -> date:
     return when.latest or when.earliest or date.min
 
 
+# Characters that make Markdown out of plain text: emphasis, code, links and images, raw HTML,
+# table cells. Record text (a medication's name, a diagnosis typed in free text, a unit) is
+# shown as typed, never as a link or markup.
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>|])")
+
+
+def plain(text: str) -> str:
+    """`text` with its Markdown specials backslash-escaped: it renders as the same characters."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
+
+
 def evidence_line(evidence: Evidence, *, undated_note: str | None = None) -> str:
-    """One Markdown bullet: what, value, date, note."""
+    """One Markdown bullet: what, value, date, note (all plain text: `plain`)."""
     text = evidence.description
     dated = evidence.when is not None and evidence.when.is_known
     if evidence.value and not (dated and evidence.value == when_text(evidence.when)):
@@ -72,7 +84,7 @@ def evidence_line(evidence: Evidence, *, undated_note: str | None = None) -> str
         text += f" ({wording.DATE_UNKNOWN})"
     if evidence.note:
         text += f"; {evidence.note}"
-    return f"- {text}"
+    return f"- {plain(text)}"
 
 
 def bullets(lines: Iterable[str]) -> list[str]:

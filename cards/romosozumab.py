@@ -102,8 +102,9 @@ def calcium_lines(ctx: CardContext) -> list[str]:
     else:
         latest = [fmt.evidence_line(e)[2:] for e in hypo.evidence[:1]]
         lines = [f"{wording.HYPO_OK} {'; '.join(latest)}".strip()]
-    if hypo.note and not any(hypo.note.lower() in line.lower() for line in lines):
-        lines.append(hypo.note)
+    note = fmt.plain(hypo.note) if hypo.note else ""
+    if note and not any(note.lower() in line.lower() for line in lines):
+        lines.append(note)
     return lines
 
 
@@ -120,7 +121,7 @@ def exclusions_section(ctx: CardContext) -> str:
 
 
 def gaps_section(ctx: CardContext) -> str:
-    return fmt.section(wording.H_GAPS, ctx.assessment.data_gaps)
+    return fmt.section(wording.H_GAPS, [fmt.plain(gap) for gap in ctx.assessment.data_gaps])
 
 
 def not_offered_section(ctx: CardContext, drugs: tuple[str, ...]) -> str:
