@@ -67,6 +67,8 @@ _MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>|])")
 
 def plain(text: str) -> str:
     """`text` with its Markdown specials backslash-escaped: it renders as the same characters."""
+    if _MARKDOWN_SPECIAL.search(text) is None:  # most lines: a scan, not a substitution
+        return text
     return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
 
 
