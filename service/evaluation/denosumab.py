@@ -22,7 +22,7 @@ from service.evaluation.model import (
     Evidence,
     OrderClass,
 )
-from service.evaluation.therapy import DrugUse
+from service.evaluation.therapy import DrugUse, last_dose_unrecorded
 from service.knowledge import Knowledge
 
 UNRECORDED_NOTE = ("ongoing use reported since this date; no later injection date recorded: "
@@ -47,7 +47,7 @@ def assess_denosumab(knowledge: Knowledge, as_of: date, uses: list[DrugUse],
     overdue_after = due + timedelta(days=int(knowledge.value("denosumab_grace_days")))
     long_ago = add_months(last_day, int(knowledge.value("denosumab_long_ago_months")))
     follow_on = _recorded_follow_on(uses, last_day)
-    unrecorded = last.event.last_dose_unrecorded
+    unrecorded = last_dose_unrecorded(last.event)
     last_evidence = Evidence(f"Denosumab 60 mg, {SOURCE_WORDS[last.event.source_type.value]}",
                              reference=last.event.reference, when=last.event.dose_date,
                              note=UNRECORDED_NOTE if unrecorded else None)

@@ -8,7 +8,12 @@ from service.evaluation.dates import add_months, reference_day
 from service.evaluation.facts import DrugUse
 from service.knowledge import Knowledge
 from service.knowledge.knowledge import DrugMatch
-from service.record.model import MedicationEvent, MedicationSourceType, PatientRecord
+from service.record.model import (
+    DateSource,
+    MedicationEvent,
+    MedicationSourceType,
+    PatientRecord,
+)
 
 ONGOING_STATUSES = frozenset({"active", "in-progress", "on-hold"})
 # How a medication record reads to a clinician (not the FHIR resource type).
@@ -31,12 +36,23 @@ def drug_uses(record: PatientRecord, knowledge: Knowledge, as_of: date) -> list[
     return uses
 
 
+def ongoing(event: MedicationEvent) -> bool:
+    """A statement or order of use still going on (active or on-hold, no period end)."""
+    return (event.source_type is not MedicationSourceType.ADMINISTRATION
+            and event.status in ONGOING_STATUSES and event.period_end is None)
+
+
+def last_dose_unrecorded(event: MedicationEvent) -> bool:
+    """A statement of ongoing use dated by its period's start (issue 3: no effectiveDateTime,
+    no end): the date says when use began; when the last dose was given is not recorded."""
+    return (event.source_type is MedicationSourceType.STATEMENT and ongoing(event)
+            and event.dose_date.source is DateSource.PERIOD)
+
+
 def _use(event: MedicationEvent, match: DrugMatch, as_of: date) -> DrugUse:
     dose_day = reference_day(event.dose_date)
     start = event.period_start or event.dose_date.earliest or dose_day
-    ongoing = (event.source_type is not MedicationSourceType.ADMINISTRATION
-               and event.status in ONGOING_STATUSES and event.period_end is None)
-    if ongoing:
+    if ongoing(event):
         end: date | None = as_of
     elif event.period_end is not None:
         end = event.period_end

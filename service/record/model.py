@@ -136,10 +136,6 @@ class MedicationEvent(Struct, frozen=True, gc=False):
     period_start: date | None = None
     period_end: date | None = None
     dose_quantity: Quantity | None = None
-    # A statement of ongoing use (active or on-hold, a period with a start and no end, no
-    # effectiveDateTime): `dose_date` is when the use began (issue 3); when the last dose was
-    # given is not recorded.
-    last_dose_unrecorded: bool = False
 
 
 class Observation(Struct, frozen=True, gc=False):

@@ -44,7 +44,6 @@ ADMINISTRATION_COUNTED = frozenset({"completed", "in-progress"})
 # marked stopped is the discontinuation the rebound warning is about.
 STATEMENT_COUNTED = frozenset({"active", "completed", "stopped", "on-hold"})
 REQUEST_COUNTED = frozenset({"active", "completed", "stopped", "on-hold"})
-ONGOING_STATEMENTS = frozenset({"active", "on-hold"})
 # intent `order` and its specialisations in the R4 request-intent code system (not proposal or
 # plan: nothing was ordered)
 REQUEST_ORDER_INTENTS = frozenset({"order", "original-order", "reflex-order", "filler-order",
@@ -355,7 +354,6 @@ def parse_medication(
     """A MedicationAdministration/Statement/Request that counts as therapy given, else None."""
     resource_type = resource.get("resourceType")
     status = _str(resource.get("status")) or ""
-    unrecorded = False
     if resource_type == "MedicationAdministration":
         if status not in ADMINISTRATION_COUNTED:
             return None
@@ -369,11 +367,9 @@ def parse_medication(
         if status not in STATEMENT_COUNTED:
             return None
         period = parse_period(resource.get("effectivePeriod"))
-        dated = parse_date(resource.get("effectiveDateTime"))
-        end = _period_bound(resource.get("effectivePeriod"), "end")
-        dose_date = dated or end or _period_bound(resource.get("effectivePeriod"), "start")
-        unrecorded = (dated is None and end is None and dose_date is not None
-                      and status in ONGOING_STATEMENTS)
+        dose_date = (parse_date(resource.get("effectiveDateTime"))
+                     or _period_bound(resource.get("effectivePeriod"), "end")
+                     or _period_bound(resource.get("effectivePeriod"), "start"))
         dose = _dose_and_rate(_list(resource.get("dosage")))
         source_type = MedicationSourceType.STATEMENT
     elif resource_type == "MedicationRequest":
@@ -398,7 +394,6 @@ def parse_medication(
         period_start=period.earliest if period else None,
         period_end=period.latest if period else None,
         dose_quantity=dose,
-        last_dose_unrecorded=unrecorded,
     )
 
 

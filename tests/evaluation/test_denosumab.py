@@ -5,9 +5,11 @@ from datetime import date
 import pytest
 from dateutil.relativedelta import relativedelta
 
-from service.evaluation import assess
+from service.evaluation import assess, therapy
 from service.evaluation.model import DenosumabState as S
+from service.record import parse
 from tests.evaluation.builders import AS_OF, ICD, ago, calcium, condition, draft, med, record
+from tests.record import helpers as h
 
 
 def last_dose_at(months: int, days: int = 0):
@@ -92,3 +94,21 @@ def test_romosozumab_after_rebound_is_judged_per_sarli(knowledge):
     assert "sarli-2025" in result.denosumab.citations
     with_mi = record(*items, condition(ICD, "I21.4", ago(months=6)))
     assert not assess(with_mi, AS_OF, knowledge).rebound_romosozumab_allowed
+
+
+@pytest.mark.parametrize(("status", "period", "extra", "unrecorded"), [
+    ("active", {"start": "2025-06-01"}, {}, True),
+    ("on-hold", {"start": "2025-06-01"}, {}, True),
+    ("completed", {"start": "2025-06-01"}, {}, False),  # use over: start is all it says
+    ("stopped", {"start": "2025-06-01"}, {}, False),
+    ("active", {"start": "2025-06-01", "end": "2026-01-01"}, {}, False),
+    ("active", {"start": "2025-06-01"}, {"effectiveDateTime": "2026-01-01"}, False),
+])
+def test_a_statement_of_ongoing_use_does_not_record_its_last_dose(
+    status: str, period: dict[str, str], extra: dict[str, str], unrecorded: bool,
+) -> None:
+    """An active statement 'since 2025-06-01' says when use began, not the last injection."""
+    event = parse.parse_medication(h.statement("s", status=status, effectivePeriod=period,
+                                               **extra), lambda *_: None)
+    assert event is not None
+    assert therapy.last_dose_unrecorded(event) is unrecorded

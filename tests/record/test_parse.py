@@ -241,23 +241,6 @@ def test_code_systems_are_read_by_their_fhir_uri(system: str, expected: str | No
     assert coding.system == expected
 
 
-@pytest.mark.parametrize(("status", "period", "extra", "unrecorded"), [
-    ("active", {"start": "2025-06-01"}, {}, True),
-    ("on-hold", {"start": "2025-06-01"}, {}, True),
-    ("completed", {"start": "2025-06-01"}, {}, False),  # use over: start is all it says
-    ("stopped", {"start": "2025-06-01"}, {}, False),
-    ("active", {"start": "2025-06-01", "end": "2026-01-01"}, {}, False),
-    ("active", {"start": "2025-06-01"}, {"effectiveDateTime": "2026-01-01"}, False),
-])
-def test_a_statement_of_ongoing_use_does_not_record_its_last_dose(
-    status: str, period: dict[str, str], extra: dict[str, str], unrecorded: bool,
-) -> None:
-    event = parse.parse_medication(h.statement("s", status=status, effectivePeriod=period,
-                                               **extra), no_resolver)
-    assert event is not None
-    assert event.last_dose_unrecorded is unrecorded
-
-
 def test_every_alias_has_the_shape_codings_of_looks_up() -> None:
     """`codings_of` consults the aliases only for a system ending in '/' or an OID URN."""
     assert all(alias.endswith("/") or alias.startswith("urn:oid:")
