@@ -10,6 +10,7 @@ from cards import format as fmt
 from cards import wording
 from cards.context import CardContext, topic_coding
 from service.evaluation.model import ClassifiedOrder
+from service.record.shape import FHIR_ID_CHARS
 
 SUMMARY_LIMIT = 140  # CDS Hooks 2.0: "<140-character"
 ELLIPSIS = "…"
@@ -81,7 +82,7 @@ def create_action(description: str, resource: dict[str, Any]) -> dict[str, Any]:
 
 # CDS Hooks 2.0 `resourceId`: "a relative reference to the relevant resource" (Type/id). A
 # draft order the EHR sent without an id cannot be named, so no card offers to delete it.
-RELATIVE_REFERENCE = re.compile(r"^[A-Z][A-Za-z]+/[A-Za-z0-9\-.]{1,64}$")
+RELATIVE_REFERENCE = re.compile(f"^[A-Z][A-Za-z]+/{FHIR_ID_CHARS}$")
 
 
 def deletable(orders: Iterable[ClassifiedOrder]) -> tuple[ClassifiedOrder, ...]:

@@ -25,14 +25,14 @@ from typing import Any
 
 from fhir.resources.R4B.medicationrequest import MedicationRequest
 
+from service.record.shape import FHIR_ID_CHARS
+
 UCUM = "http://unitsofmeasure.org"
 ORDERABLE_DRUGS = ("romosozumab", "denosumab", "zoledronic-acid")
 PER_CALL_FIELDS = ("subject", "authoredOn", "note", "requester", "encounter")
-_FHIR_ID = r"[A-Za-z0-9\-.]{1,64}"
-_PATIENT_REFERENCE = re.compile(f"Patient/{_FHIR_ID}")
-_REQUESTER_REFERENCE = re.compile(f"(?:Practitioner|PractitionerRole)/{_FHIR_ID}")
-_ENCOUNTER_REFERENCE = re.compile(f"Encounter/{_FHIR_ID}")
-_ENCOUNTER_ID = re.compile(_FHIR_ID)
+_PATIENT_REFERENCE = re.compile(f"Patient/{FHIR_ID_CHARS}")
+_REQUESTER_REFERENCE = re.compile(f"(?:Practitioner|PractitionerRole)/{FHIR_ID_CHARS}")
+_ENCOUNTER_REFERENCE = re.compile(f"Encounter/{FHIR_ID_CHARS}")
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _validated_fixed_parts: dict[str, dict[str, Any]] = {}
 
@@ -67,9 +67,10 @@ def requester_reference(user_id: str | None) -> str | None:
 
 def encounter_reference(encounter_id: str | None) -> str | None:
     """`encounterId` (an Encounter's FHIR id) as a reference, or None when it is not an id."""
-    if encounter_id is not None and _ENCOUNTER_ID.fullmatch(encounter_id):
-        return f"Encounter/{encounter_id}"
-    return None
+    if encounter_id is None:
+        return None
+    reference = f"Encounter/{encounter_id}"
+    return reference if _ENCOUNTER_REFERENCE.fullmatch(reference) else None
 
 
 def _base_request(drug: str, patient_id: str, as_of: date, note: str,

@@ -9,16 +9,15 @@ printed.
 from __future__ import annotations
 
 import argparse
-import re
 from typing import Any
 
 from service.config import Settings
 from service.errors import DataUnavailable
 from service.record import queries
 from service.record.fhir_client import Deadline, FetchOutcome, FhirClient
+from service.record.shape import FHIR_ID
 
 EXIT_OK, EXIT_PROBLEM, EXIT_USAGE = 0, 1, 2
-FHIR_ID = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
 
 
 def register(subparsers: Any) -> None:

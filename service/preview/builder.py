@@ -8,7 +8,6 @@ deployment allows (`service.preview.access`).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -27,8 +26,8 @@ from service.protocol.state import protocol_state
 from service.record.fhir_client import Deadline, FetchOutcome, FhirClient
 from service.record.gather import gather_record
 from service.record.queries import fill_template
+from service.record.shape import FHIR_ID
 
-PATIENT_ID = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
 PREVIEW_USER_ID = "Practitioner/osteocds-preview"
 MAX_TOKEN_CHARS = 8192
 
@@ -124,7 +123,7 @@ def _patient_bundle(
         return _persona_bundle(_choice(choices, "persona"), as_of), None, None
     fhir_server = policy.check_fhir_server(_choice(choices, "fhirServer"))
     patient_id = _choice(choices, "patientId")
-    if not PATIENT_ID.match(patient_id):
+    if not FHIR_ID.match(patient_id):
         raise InvalidRequest("patientId is not a FHIR id")
     token = choices.get("token") or None
     if token is not None and (not policy.allow_token or not isinstance(token, str)):

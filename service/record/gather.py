@@ -28,7 +28,6 @@ not a parseable URL (bad port or host) is 400 naming `fhirServer`. No error echo
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from enum import Enum
 from typing import Any, Protocol
@@ -55,6 +54,7 @@ from service.record.model import (
 )
 from service.record.queries import KEY_RESOURCE_TYPES, PATIENT, fill_template
 from service.record.shape import (
+    FHIR_ID,
     MalformedData,
     bundle_entries,
     check_resource,
@@ -63,7 +63,6 @@ from service.record.shape import (
     type_name,
 )
 
-FHIR_ID = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
 UNSUPPORTED_REASON = "not supported by the FHIR server"
 UNRESOLVED_MEDICATION_REASON = "a medication reference could not be resolved"
 

@@ -25,6 +25,8 @@ import re
 from typing import Any, TypeGuard
 
 RESOURCE_TYPE = re.compile(r"^[A-Z][A-Za-z]{1,63}$")
+FHIR_ID_CHARS = r"[A-Za-z0-9\-.]{1,64}"  # the R4 `id` datatype
+FHIR_ID = re.compile(f"^{FHIR_ID_CHARS}$")
 REFERENCE_ELEMENTS = ("subject", "patient")
 
 
