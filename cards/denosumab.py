@@ -26,13 +26,24 @@ def _last_dose_lines(ctx: CardContext) -> list[str]:
         label = "Last denosumab dose" if d.last_dose_recorded else "Denosumab use"
         lines.append(f"{label}: {fmt.evidence_line(d.last_dose)[2:]}")
     if d.months_since_last_dose is not None:
-        lines.append(f"Months since the last dose: {d.months_since_last_dose}")
+        lines.append(f"Time since the last dose: {elapsed_since_last_dose(ctx)}")
     if d.next_dose_due is not None:
         label = "Next dose due" if d.next_dose_due >= ctx.assessment.as_of else "Dose was due"
         lines.append(f"{label} {fmt.iso(d.next_dose_due)}")
     if d.overdue_after is not None:
         lines.append(f"Overdue after {fmt.iso(d.overdue_after)} (6 months + 28 days)")
     return lines
+
+
+def elapsed_since_last_dose(ctx: CardContext) -> str:
+    """'6 months 29 days': whole months and the days past them, as the overdue rule counts."""
+    d = ctx.assessment.denosumab
+    if d.months_since_last_dose is None:
+        return "?"
+    months = f"{d.months_since_last_dose} month{'' if d.months_since_last_dose == 1 else 's'}"
+    if d.days_past_months == 0:
+        return months
+    return f"{months} {d.days_past_months} day{'' if d.days_past_months == 1 else 's'}"
 
 
 def _last_dose_date(ctx: CardContext) -> str:
@@ -60,9 +71,8 @@ def overdue(ctx: CardContext) -> dict[str, Any]:
         gaps_section(ctx),
     ]
     note = "Denosumab overdue: prevent rebound bone loss (ECTS 2021)."
-    months = d.months_since_last_dose if d.months_since_last_dose is not None else "?"
     template = wording.S_DMAB_OVERDUE if d.last_dose_recorded else wording.S_DMAB_OVERDUE_UNRECORDED
-    summary = template.format(date=_last_dose_date(ctx), months=months)
+    summary = template.format(date=_last_dose_date(ctx), elapsed=elapsed_since_last_dose(ctx))
     return make_card(ctx, "denosumab-overdue", summary=summary, indicator="warning",
                      sections=sections, citation_ids=_citations(ctx),
                      suggestions=follow_on_suggestions(ctx, note, REBOUND_AGENTS))

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from datetime import date
 
 from cards import wording
+from service.evaluation.dates import partial_date
 from service.evaluation.model import Evidence
 from service.record.model import DateRange, DateSource
 
@@ -34,7 +35,8 @@ def when_text(when: DateRange | None) -> str:
     if when.is_exact and when.earliest is not None:
         return iso(when.earliest)
     if when.earliest is not None and when.latest is not None:
-        return f"between {iso(when.earliest)} and {iso(when.latest)}"
+        return partial_date(when.earliest, when.latest) or (
+            f"between {iso(when.earliest)} and {iso(when.latest)}")
     if when.earliest is not None:
         return f"on or after {iso(when.earliest)}"
     return f"on or before {iso(when.latest)}" if when.latest else wording.DATE_UNKNOWN

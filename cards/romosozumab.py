@@ -14,6 +14,8 @@ from service.evaluation.model import (
     CardiovascularVerdict,
     ClassifiedOrder,
     CriterionResult,
+    DenosumabState,
+    Evidence,
     OrderClass,
     RomosozumabDecision,
     Status,
@@ -21,6 +23,8 @@ from service.evaluation.model import (
 from service.knowledge.knowledge import OtherGuidelines, Rule
 
 FOLLOW_ON_AGENTS = ("alendronate", "zoledronic-acid")
+# Denosumab in use or stopped within the rebound window: the alternatives must prevent the rebound
+REBOUND_STATES = frozenset({DenosumabState.CURRENT, DenosumabState.OVERDUE})
 ORDERED_FOLLOW_ONS = ("zoledronic-acid", "denosumab")
 
 
@@ -208,6 +212,7 @@ def follow_on_suggestions(ctx: CardContext, note: str, drugs: tuple[str, ...] = 
 # --- proposal ----------------------------------------------------------------------------------
 def proposal(ctx: CardContext) -> dict[str, Any]:
     weaker = ctx.orders_of(OrderClass.WEAKER_AGENT) if ctx.hook == ORDER_SELECT else ()
+    rebound = ctx.assessment.denosumab.rebound_fractures
     summary = wording.S_PROPOSAL
     if weaker:
         summary = wording.S_PROPOSAL_INSTEAD.format(drug=fmt.drug_name(weaker[0].drug))
@@ -216,7 +221,7 @@ def proposal(ctx: CardContext) -> dict[str, Any]:
         # one order for both suggestions: make_card's prune gives each suggestion its own copy
         order = romosozumab_order_action(ctx)
         suggestions.append(suggestion(wording.L_ORDER_ROMOSOZUMAB, [order],
-                                      recommended=not weaker))
+                                      recommended=not weaker and not rebound))
         replaceable = deletable(weaker)
         if replaceable:
             label = wording.L_REPLACE_WITH_ROMOSOZUMAB.format(
@@ -226,14 +231,27 @@ def proposal(ctx: CardContext) -> dict[str, Any]:
     sections = [
         criteria_section(ctx),
         guidelines_differ_section(disputed),
+        _rebound_section(ctx),
         exclusions_section(ctx),
         fmt.section(wording.H_PLAN, proposal_plan_lines(ctx)),
         not_offered_section(ctx, ("romosozumab", *FOLLOW_ON_AGENTS, "denosumab")),
         gaps_section(ctx),
     ]
+    citations = romosozumab_citations(ctx, disputed)
+    if rebound:
+        citations += wording.REBOUND_CONTEXT_CITATIONS
     return make_card(ctx, "romosozumab-proposal", summary=summary,
                      indicator="warning" if weaker else "info", sections=sections,
-                     citation_ids=romosozumab_citations(ctx, disputed), suggestions=suggestions)
+                     citation_ids=citations, suggestions=suggestions)
+
+
+def _rebound_section(ctx: CardContext) -> str:
+    """Rebound vertebral fractures after denosumab: the guideline options come first."""
+    rebound = ctx.assessment.denosumab.rebound_fractures
+    if not rebound:
+        return ""
+    text = wording.PROPOSAL_REBOUND_TEXT.format(date=fmt.short_when(rebound[0].when))
+    return "\n".join([wording.H_AFTER_DENOSUMAB, f"- {text}"])
 
 
 def cv_caution(ctx: CardContext) -> dict[str, Any]:
@@ -261,6 +279,18 @@ def _block_suggestions(ctx: CardContext) -> list[dict[str, Any]]:
         recommended=True)]
 
 
+def romosozumab_alternatives(ctx: CardContext) -> tuple[str, ...]:
+    """The agents a card names instead of romosozumab: antiresorptives only when the patient is
+    on or coming off denosumab (the others do not prevent the rebound) or stops a romosozumab
+    course early (an antiresorptive follows romosozumab); otherwise the osteoporosis agents."""
+    denosumab = ctx.assessment.denosumab
+    if denosumab.rebound_fractures or denosumab.state in REBOUND_STATES:
+        return wording.ALTERNATIVES_AFTER_DENOSUMAB
+    if ctx.assessment.romosozumab_decision is RomosozumabDecision.ALREADY_ON_COURSE:
+        return wording.ALTERNATIVES_AFTER_ROMOSOZUMAB
+    return wording.ALTERNATIVES_ROMOSOZUMAB
+
+
 def _alternatives_section(ctx: CardContext, drugs: tuple[str, ...]) -> str:
     names = ctx.allowed_names(drugs)
     lines = [f"Alternatives: {fmt.names_list(names)}."] if names else []
@@ -273,24 +303,28 @@ def cv_contraindication(ctx: CardContext) -> dict[str, Any]:
     ordered = bool(ctx.orders_of(OrderClass.ROMOSOZUMAB))
     events = cv.recent_events or cv.prior_events
     first = events[0] if events else None
+    kind = _event_kind(first)
     if first is None or first.when is None or not first.when.is_known:
-        event, day = "MI or stroke with no recorded date", "verify date"
+        event, day = f"{kind} with no recorded date", "verify date"
     elif cv.recent_events:
-        event, day = "MI or stroke within 12 months", fmt.short_when(first.when)
+        event, day = f"{kind} within 12 months", fmt.short_when(first.when)
     else:
-        event, day = "prior MI or stroke (EU policy)", fmt.short_when(first.when)
+        event, day = f"prior {kind} (EU policy)", fmt.short_when(first.when)
     mid_course = ctx.assessment.romosozumab_decision is RomosozumabDecision.ALREADY_ON_COURSE
     template = wording.S_CV_CONTRA_ORDERED if ordered else wording.S_CV_CONTRA_ADVISORY
     if mid_course:
         template = wording.S_CV_STOP
     text = wording.CV_CONTRA_TEXT if cv.recent_events else wording.CV_CONTRA_EU_TEXT
+    if any(e.when is None or not e.when.is_known for e in events):
+        text = f"{text} {wording.CV_UNDATED_TEXT}"
     eu_citation = () if cv.recent_events else (wording.EU_CV_CITATION,)
+    course_lines = [*_dose_lines(ctx), *_doses_after_event(ctx, first)] if mid_course else []
     sections = [
         fmt.section(wording.H_EVENTS, cardiovascular_lines(ctx)),
-        *([wording.CV_STOP_TEXT, fmt.section("**Course**", _dose_lines(ctx))] if mid_course
+        *([wording.CV_STOP_TEXT, fmt.section("**Course**", course_lines)] if mid_course
           else []),
         text,
-        _alternatives_section(ctx, wording.ALTERNATIVES_ROMOSOZUMAB),
+        _alternatives_section(ctx, romosozumab_alternatives(ctx)),
         gaps_section(ctx),
     ]
     return make_card(ctx, "romosozumab-cv-contraindication",
@@ -299,6 +333,30 @@ def cv_contraindication(ctx: CardContext) -> dict[str, Any]:
                      sections=sections,
                      citation_ids=(*eu_citation, *cv.citations),
                      suggestions=_block_suggestions(ctx))
+
+
+def _event_kind(event: Evidence | None) -> str:
+    """'MI' or 'stroke' for a summary, from the event's description (its value-set label, e.g.
+    "Myocardial infarction (22298006)"); the generic words when it names neither."""
+    words = event.description.lower() if event is not None else ""
+    if "stroke" in words:
+        return "stroke"
+    return "MI" if "infarction" in words else "MI or stroke"
+
+
+def _doses_after_event(ctx: CardContext, event: Evidence | None) -> list[str]:
+    """The romosozumab doses given after the MI or stroke (on or after its earliest date)."""
+    if event is None or event.when is None or event.when.earliest is None:
+        return []
+    onset = event.when.earliest
+    after = [dose.when for dose in ctx.assessment.romosozumab_course.doses
+             if dose.when is not None and dose.when.earliest is not None
+             and dose.when.earliest >= onset]
+    if not after:
+        return []
+    dates = ", ".join(fmt.short_when(when) for when in after)
+    return [wording.CV_DOSES_AFTER_EVENT.format(event=fmt.short_when(event.when),
+                                                count=len(after), dates=dates)]
 
 
 def hypocalcemia(ctx: CardContext) -> dict[str, Any]:
@@ -312,7 +370,7 @@ def hypocalcemia(ctx: CardContext) -> dict[str, Any]:
     sections = [
         fmt.section(wording.H_EVENTS, calcium_lines(ctx)),
         wording.HYPO_TEXT,
-        _alternatives_section(ctx, wording.ALTERNATIVES_ROMOSOZUMAB),
+        _alternatives_section(ctx, romosozumab_alternatives(ctx)),
         gaps_section(ctx),
     ]
     return make_card(ctx, "romosozumab-hypocalcemia", summary=template.format(value=value),
@@ -326,7 +384,7 @@ def not_indicated(ctx: CardContext) -> dict[str, Any]:
     if population.note:
         lines.append(population.note)
     # The alternatives are osteoporosis agents: named only when osteoporosis is documented.
-    alternatives = (_alternatives_section(ctx, wording.ALTERNATIVES_ROMOSOZUMAB)
+    alternatives = (_alternatives_section(ctx, romosozumab_alternatives(ctx))
                     if ctx.assessment.osteoporosis is not None else "")
     sections = [
         fmt.section("**Labelled population not met**", lines),
@@ -350,7 +408,7 @@ def other_agents_text(ctx: CardContext) -> str:
 
 def other_agents(ctx: CardContext) -> dict[str, Any]:
     a = ctx.assessment
-    names = ctx.allowed_names(wording.ALTERNATIVES_ROMOSOZUMAB)
+    names = ctx.allowed_names(romosozumab_alternatives(ctx))
     population_lines = criterion_lines(a.population)
     disputed = disputed_criteria(ctx)
     sections = [
@@ -358,7 +416,7 @@ def other_agents(ctx: CardContext) -> dict[str, Any]:
         guidelines_differ_section(disputed),
         fmt.section("**Why not romosozumab**", population_lines),
         fmt.section(wording.H_OPTIONS, [f"{other_agents_text(ctx)} {fmt.names_list(names)}."]),
-        not_offered_section(ctx, wording.ALTERNATIVES_ROMOSOZUMAB),
+        not_offered_section(ctx, romosozumab_alternatives(ctx)),
         wording.NOT_INDICATED_TEXT,
         gaps_section(ctx),
     ]

@@ -49,7 +49,8 @@ TOPIC_CITATIONS: dict[str, tuple[str, ...]] = {
     # "ects-2021-ctx-algorithm" [U]: the zoledronate option's CTX at 3 and 6 months
     "denosumab-overdue": ("ects-2021", "prolia-mvf-warning", "lyu-2020", "cummings-2018",
                           "ects-2021-ctx-algorithm"),
-    "denosumab-switch": ("ects-2021", "prolia-mvf-warning", "ects-2021-ctx-algorithm"),
+    "denosumab-switch": ("ects-2021", "prolia-mvf-warning", "sarli-2025",
+                         "ects-2021-ctx-algorithm"),
     "denosumab-rebound-fracture": ("ects-2021", "prolia-mvf-warning", "sarli-2025",
                                    "romosozumab-rebound-case-report", "ects-2021-ctx-algorithm"),
     "denosumab-next-dose": ("prolia-mvf-warning", "ects-2021"),
@@ -57,6 +58,8 @@ TOPIC_CITATIONS: dict[str, tuple[str, ...]] = {
     "very-high-risk-other-agents": ("aace-2020", "evenity-indication"),
 }
 EU_CV_CITATION = "evenity-smpc-eu"
+# The proposal's rebound section (PROPOSAL_REBOUND_TEXT) rests on these
+REBOUND_CONTEXT_CITATIONS = ("ects-2021", "sarli-2025", "romosozumab-rebound-case-report")
 
 DRUG_NAMES: dict[str, str] = {
     "romosozumab": "romosozumab",
@@ -134,9 +137,9 @@ S_COURSE_DOSE_MISSED = ("Romosozumab dose {next} of 12 overdue since {date}: "
 # administer as soon as possible, then monthly from the last dose".
 PLAN_MISSED_DOSE = ("Missed dose: give it as soon as possible, then monthly from that dose "
                     "(label).")
-S_DMAB_OVERDUE = "Denosumab overdue: last dose {date} ({months} months ago); rebound fracture risk"
+S_DMAB_OVERDUE = "Denosumab overdue: last dose {date} ({elapsed} ago); rebound fracture risk"
 S_DMAB_OVERDUE_UNRECORDED = (
-    "Denosumab: no dose recorded since {date} ({months} months ago); rebound fracture risk"
+    "Denosumab: no dose recorded since {date} ({elapsed} ago); rebound fracture risk"
 )
 S_DMAB_SWITCH = "Stopping denosumab for {drug} does not prevent rebound bone loss"
 S_REBOUND = "Vertebral fracture after missed denosumab dose ({date}): treat the rebound promptly"
@@ -192,9 +195,11 @@ CV_CAUTION_TEXT = (
 )
 CV_CONTRA_TEXT = (
     "Romosozumab should not be initiated within a year of a myocardial infarction or stroke "
-    "(boxed warning). An event with no recorded date is treated as recent until its date is "
-    "verified."
+    "(boxed warning)."
 )
+CV_UNDATED_TEXT = "An event with no recorded date is treated as recent until its date is verified."
+CV_DOSES_AFTER_EVENT = ("Doses given after the event ({event}): {count} ({dates}): review them "
+                        "with the patient's cardiologist.")
 CV_STOP_TEXT = (
     "The patient is on a romosozumab course (below). If a myocardial infarction or stroke "
     "occurs during therapy, romosozumab should be discontinued (boxed warning): do not give the "
@@ -204,6 +209,12 @@ CV_CONTRA_EU_TEXT = (
     "Under the EU policy any prior myocardial infarction or stroke excludes romosozumab."
 )
 ALTERNATIVES_ROMOSOZUMAB = ("teriparatide", "abaloparatide", "denosumab", "zoledronic-acid")
+# On or just off denosumab, only an antiresorptive prevents the rebound (ECTS 2021, research 3.3;
+# Sarli 2025: "guidelines recommend retreatment with denosumab or administration of zoledronate")
+ALTERNATIVES_AFTER_DENOSUMAB = ("denosumab", "zoledronic-acid")
+# A romosozumab course stopped early is followed by an antiresorptive, as a completed one is
+# (EVENITY US label 1.2: "continued therapy with an anti-resorptive agent should be considered")
+ALTERNATIVES_AFTER_ROMOSOZUMAB = ("alendronate", "zoledronic-acid", "denosumab")
 HYPO_TEXT = (
     "Hypocalcemia is a contraindication to romosozumab: correct calcium (and vitamin D deficiency) "
     "and recheck before the first dose."
@@ -233,8 +244,11 @@ DMAB_OPTION_DOSE = "Give the overdue denosumab 60 mg dose now and keep to 6-mont
 DMAB_OPTION_ZOL = "Zoledronate 5 mg IV now, then CTX at 3 and 6 months (repeat if elevated)."
 DMAB_OPTION_SPINE = "Consider spine imaging if there is back pain or height loss."
 DMAB_SWITCH_TEXT = (
-    "Teriparatide, abaloparatide, romosozumab and raloxifene do not prevent the rebound after "
-    "denosumab: give denosumab on time, or an antiresorptive when stopping it."
+    "When denosumab is stopped, ECTS 2021 recommends an alternative antiresorptive 6 months after "
+    "the last injection; guidelines name denosumab retreatment or zoledronate (as summarised by "
+    "Sarli 2025). Give denosumab on time, or denosumab or zoledronate when moving away from it. "
+    "osteocds counts teriparatide, abaloparatide, romosozumab and raloxifene as not preventing "
+    "the rebound: a classification of this service, not a guideline statement [U]."
 )
 REBOUND_GUIDELINE_TEXT = (
     "Guideline-recommended (ECTS 2021): {options}, to reduce the high bone turnover."
@@ -244,6 +258,13 @@ REBOUND_OPTION_ZOLEDRONATE = "zoledronate"
 REBOUND_NO_GUIDELINE_OPTION = (
     "The guideline options (denosumab, zoledronate) are ruled out by this patient's data (see "
     "below): seek specialist advice."
+)
+H_AFTER_DENOSUMAB = "**After denosumab (rebound fractures)**"
+PROPOSAL_REBOUND_TEXT = (
+    "Vertebral fractures followed a missed denosumab dose ({date}). Guidelines recommend "
+    "denosumab retreatment or zoledronate first (ECTS 2021; Sarli 2025); for romosozumab here the "
+    "evidence is a four-patient case series (Sarli 2025), and a case report describes new "
+    "vertebral fractures despite it. The romosozumab order is therefore not marked as recommended."
 )
 REBOUND_ROMO_TEXT = (
     "Romosozumab may be considered for selected patients: Sarli et al., JBMR Plus 2025 "

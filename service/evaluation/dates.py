@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 from service.record.model import DateRange
 
@@ -75,4 +75,19 @@ def describe(when: DateRange | None) -> str:
         return f"{word} {when.latest.isoformat()}"  # type: ignore[union-attr]
     if when.latest is None:
         return f"on or after {when.earliest.isoformat()}"
-    return f"between {when.earliest.isoformat()} and {when.latest.isoformat()}"
+    return partial_date(when.earliest, when.latest) or (
+        f"between {when.earliest.isoformat()} and {when.latest.isoformat()}")
+
+
+def partial_date(earliest: date, latest: date) -> str | None:
+    """A whole calendar month or year as the record wrote it ("2024-05", "2011"), else None:
+    FHIR's partial dates read as what they are, not as a range of days."""
+    if earliest.day != 1 or earliest.year != latest.year:
+        return None
+    if earliest.month == 1 and (latest.month, latest.day) == (12, 31):
+        return str(earliest.year)
+    next_day = latest + timedelta(days=1)
+    if earliest.month == latest.month and next_day.day == 1:
+        return f"{earliest.year:04d}-{earliest.month:02d}"
+    return None
+

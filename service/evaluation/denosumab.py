@@ -73,7 +73,8 @@ def assess_denosumab(knowledge: Knowledge, as_of: date, uses: list[DrugUse],
         citations += knowledge.rule("denosumab.rebound-romosozumab").citations
     return DenosumabAssessment(
         state=state, last_dose=last_evidence, next_dose_due=due, overdue_after=overdue_after,
-        months_since_last_dose=months.years * 12 + months.months, follow_on=follow_evidence,
+        months_since_last_dose=months.years * 12 + months.months, days_past_months=months.days,
+        follow_on=follow_evidence,
         ctx_check_dates=_ctx_dates(knowledge, follow_on), rebound_fractures=rebound,
         switch_orders=switches, citations=tuple(dict.fromkeys(citations)),
         rebound_romosozumab_orders=rebound_romo, long_ago_limit=long_ago,

@@ -96,6 +96,8 @@ class DenosumabAssessment(Struct, frozen=True):
     next_dose_due: date | None = None  # last dose + 6 months
     overdue_after: date | None = None  # last dose + 6 months + 28 days
     months_since_last_dose: int | None = None
+    # and the days past those whole months: "6 months 29 days" (overdue), not "6 months" (due)
+    days_past_months: int = 0
     follow_on: Evidence | None = None  # the bisphosphonate given after the last dose
     ctx_check_dates: tuple[date, ...] = ()  # 3 and 6 months after a zoledronate follow-on
     rebound_fractures: tuple[Evidence, ...] = ()  # vertebral fractures after the due date

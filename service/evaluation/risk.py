@@ -22,7 +22,7 @@ from service.evaluation.labs import (
     results,
 )
 from service.evaluation.model import CriterionResult, Evidence, PopulationReason, Status
-from service.evaluation.therapy import DrugUse, use_description, uses_of
+from service.evaluation.therapy import ONGOING_NOTE, DrugUse, ongoing, use_description, uses_of
 from service.knowledge import Knowledge
 from service.record.model import Condition, Patient, PatientRecord
 
@@ -81,7 +81,12 @@ def first_condition(record: PatientRecord, knowledge: Knowledge, value_set: str,
 
 
 def has_osteoporosis_diagnosis(record: PatientRecord, knowledge: Knowledge) -> Condition | None:
-    return first_condition(record, knowledge, "osteoporosis")
+    """The osteoporosis diagnosis, preferring one that is not also a fracture code: the
+    osteoporosis value set holds osteoporotic fracture codes too (240198002, M80.-), which the
+    fracture criteria already show as fractures."""
+    coded = [c for c, sets in condition_value_sets(record, knowledge) if "osteoporosis" in sets]
+    return next((c for c in coded if knowledge.match_fracture(c.codings) is None),
+                coded[0] if coded else None)
 
 
 def low_bone_mass(record: PatientRecord, knowledge: Knowledge, density: BoneDensity) -> bool:
@@ -250,7 +255,8 @@ def _on_therapy(knowledge: Knowledge, events: tuple[FractureEvent, ...], uses: l
         for use, earliest_allowed, end in covered:
             if earliest_allowed <= event.onset.earliest and event.onset.latest <= end:
                 drug = Evidence(use_description(use), reference=use.event.reference,
-                                when=use.event.dose_date)
+                                when=use.event.dose_date,
+                                note=ONGOING_NOTE if ongoing(use.event) else None)
                 return _criterion(knowledge, rule_id, Status.MET, (event.evidence(), drug))
     return _criterion(knowledge, rule_id, Status.NOT_MET)
 

@@ -16,6 +16,8 @@ from service.record.model import (
 )
 
 ONGOING_STATUSES = frozenset({"active", "in-progress", "on-hold"})
+# Beside the start date of a use still going on: the date is when it began, not its only dose
+ONGOING_NOTE = "started then, still in use"
 # How a medication record reads to a clinician (not the FHIR resource type).
 RECORDED_AS = {MedicationSourceType.ADMINISTRATION: "administered",
                MedicationSourceType.STATEMENT: "reported",

@@ -176,7 +176,7 @@ def test_cv_contraindication_when_ordered_is_critical_and_deletes_the_order(hook
     a = b.assessment(**CONTRA, orders=(b.ROMOSOZUMAB_ORDER,))
     card = by_topic(build(hook, a), "romosozumab-cv-contraindication")
     assert card["indicator"] == "critical"
-    assert card["summary"].startswith("Romosozumab contraindicated: MI or stroke within 12 months")
+    assert card["summary"].startswith("Romosozumab contraindicated: MI within 12 months")
     [delete] = actions(card)
     assert delete == {"type": "delete", "description": "Remove the romosozumab order",
                       "resourceId": "MedicationRequest/draft-romo"}
