@@ -25,7 +25,7 @@ from service.preview.key_data import key_data_for
 from service.protocol.state import protocol_state
 from service.record.fhir_client import Deadline, FetchOutcome, FhirClient
 from service.record.gather import gather_record
-from service.record.queries import fill_template
+from service.record.queries import CONDITIONS, fill_template
 from service.record.shape import FHIR_ID
 
 PREVIEW_USER_ID = "Practitioner/osteocds-preview"
@@ -156,6 +156,12 @@ def fetch_patient_bundle(
     for key, result in results.items():
         if result.outcome is FetchOutcome.FAILED:
             raise DataUnavailable(f"the FHIR server could not answer the {key} query")
+        if result.outcome is FetchOutcome.UNSUPPORTED and key == CONDITIONS:
+            # the preview posts what it read as a full prefetch, where a missing type would read
+            # as "no conditions": the MI, stroke and hypocalcemia checks need them
+            raise DataUnavailable("the FHIR server does not support Condition searches: "
+                                  "myocardial infarction, stroke and hypocalcemia cannot be "
+                                  "checked")
         entries.extend({"resource": e["resource"]} for e in result.entries if "resource" in e)
     if not any(e["resource"].get("resourceType") == "Patient" for e in entries):
         raise DataUnavailable("the FHIR server has no such Patient")

@@ -16,12 +16,18 @@
 - Retries with backoff only on connection errors and 502/503/504, inside the deadline.
 - Unsupported resource types: when a search's first page fails with 400, 403, 404, 405, 422 or
   501, the server's CapabilityStatement (`GET [base]/metadata`) is read, once per client (one
-  client per hook call), and only then. A type missing from `rest.resource` is UNSUPPORTED
-  ("no data for that type", said in the card). A 400/404 for a type the statement does list is a
-  failure (412): the search was rejected, the data exists, and dropping it silently could hide a
-  contraindication. Without a usable statement, 400/404 mean UNSUPPORTED (issue 3's rule) and the
-  other statuses fail. Fetching metadata up front on every call would cost a round trip on the
-  common path for a rare case; servers that do support every type never pay for it.
+  client per hook call), and only then. Only a readable CapabilityStatement whose
+  `rest.resource` omits the type makes the search UNSUPPORTED (a partial gap said in the card,
+  never "no data"). Every other case is a failure (412): a 400/404 for a type the statement
+  lists (the search was rejected, the data exists, and dropping it silently could hide a
+  contraindication), and any of these statuses when the statement cannot be read or is not a
+  CapabilityStatement: a FHIR server SHALL provide one, so without it there is no evidence the
+  type is unsupported (a wrong base URL answers 404 everywhere). Fetching metadata up front on
+  every call would cost a round trip on the common path for a rare case; servers that do
+  support every type never pay for it.
+- A search page that carries an OperationOutcome entry with an `error` or `fatal` issue is a
+  failure (CDS Hooks 2.0: errors come as OperationOutcomes); information and warning outcomes
+  (HAPI adds some to searchsets) are dropped and the page is data. Diagnostics are never echoed.
 
 Failures come back as `FetchResult(outcome=FAILED, detail=...)`; `detail` never holds the token,
 a URL or a patient identifier, so the caller may put it in a 412 message.
@@ -50,6 +56,7 @@ from service.errors import DataUnavailable, InvalidRequest
 from service.http_streams import socket_of
 from service.record.shape import (
     RESOURCE_TYPE,
+    ErrorOutcome,
     MalformedData,
     bundle_entries,
     check_resource,
@@ -65,11 +72,11 @@ RETRY_STATUSES = frozenset({502, 503, 504})
 MAX_PARALLEL = 8
 MAX_SESSIONS = 32
 CAPABILITY_CHECKED_STATUSES = frozenset({400, 403, 404, 405, 422, 501})
-UNSUPPORTED_WITHOUT_CAPABILITY = frozenset({400, 404})
 FHIR_JSON = "application/fhir+json"
 ACCEPT_ENCODING = "gzip"  # only what `body_decoder` undoes
 GZIP_WBITS = 16 + zlib.MAX_WBITS  # zlib reads the gzip header and trailer (CRC, length)
 READ_CHUNK_BYTES = 65536
+ERROR_OUTCOME_DETAIL = "the FHIR server answered an error OperationOutcome"
 
 
 class Deadline:
@@ -92,7 +99,7 @@ class Deadline:
 
 class FetchOutcome(StrEnum):
     OK = "ok"
-    UNSUPPORTED = "unsupported"  # 404/400 on a search: the server does not support this type
+    UNSUPPORTED = "unsupported"  # a failed search of a type the CapabilityStatement omits
     NOT_FOUND = "not-found"  # 404/410 on a read
     FAILED = "failed"
 
@@ -274,11 +281,13 @@ class FhirClient:
             if not isinstance(body, dict) or body.get("resourceType") != "Bundle":
                 raise _QueryFailed("the FHIR server did not answer a Bundle", status)
             try:
-                entries.extend(bundle_entries(body))
+                entries.extend(bundle_entries(body, refuse_errors=True))
                 next_link = next_link_of(body)
             except MalformedData as malformed:
                 raise _QueryFailed(f"the FHIR server answered {malformed.detail}", status
                                    ) from None
+            except ErrorOutcome:
+                raise _QueryFailed(ERROR_OUTCOME_DETAIL, status) from None
             if len(entries) > self._settings.fhir_max_entries:
                 raise _QueryFailed(f"more than {self._settings.fhir_max_entries} entries", status)
             url = self.resolve(next_link) if next_link else None
@@ -304,14 +313,15 @@ class FhirClient:
         return capability_types(body) if status == 200 else None
 
     def _is_unsupported(self, url: str, status: int, deadline: Deadline) -> bool:
-        """A failed first page means "type not supported" (see the module docstring)."""
+        """Whether a failed first page means "type not supported": only when a readable
+        CapabilityStatement omits the type (see the module docstring)."""
         if status not in CAPABILITY_CHECKED_STATUSES:
             return False
         resource_type = self._type_of(url)
-        supported = self.supported_types(deadline) if resource_type else None
-        if supported is None:
-            return status in UNSUPPORTED_WITHOUT_CAPABILITY
-        return resource_type not in supported
+        if resource_type is None:
+            return False
+        supported = self.supported_types(deadline)
+        return supported is not None and resource_type not in supported
 
     def _type_of(self, url: str) -> str | None:
         path = urlsplit(url).path

@@ -2,10 +2,15 @@
 FHIR server (CDS Hooks 2.0 prefetch semantics, issue 3).
 
 Per prefetch key: a resource or a Bundle is data; `null` is "the EHR has no data" (not fetched);
-an OperationOutcome, a value that is not a JSON object (on the request path the hook request
-schema refuses one first, 400), or an absent key is fetched from `fhirServer`; a Bundle with a
-`next` link is completed by following it. Keys other than the templates' are never read. What
-cannot be obtained gives `DataUnavailable` (412) naming the keys, never the token or the patient.
+an OperationOutcome, a Bundle carrying an OperationOutcome entry with an `error` or `fatal` issue
+(information and warning outcomes keep the Bundle as data), a value that is not a JSON object (on
+the request path the hook request schema refuses one first, 400), or an absent key is fetched
+from `fhirServer`; a Bundle with a `next` link is completed by following it. Keys other than the
+templates' are never read. What cannot be obtained gives `DataUnavailable` (412) naming the
+keys, never the token or the patient.
+A type the FHIR server's CapabilityStatement omits is "no data" for that type, said in the card
+(issue 3); for Condition, which the MI, stroke and hypocalcemia exclusions are read from, the
+gap is partial: its absence is not evidence of absence, so no proposal rests on it.
 
 Every resource the service reads from a key (the key's own resource type: Patient, Condition,
 ...) must belong to `context.patientId` (`ForeignPatientData`, 400, otherwise). Medications
@@ -55,6 +60,7 @@ from service.record.model import (
 from service.record.queries import KEY_RESOURCE_TYPES, PATIENT, fill_template
 from service.record.shape import (
     FHIR_ID,
+    ErrorOutcome,
     MalformedData,
     bundle_entries,
     check_resource,
@@ -65,6 +71,8 @@ from service.record.shape import (
 
 UNSUPPORTED_REASON = "not supported by the FHIR server"
 UNRESOLVED_MEDICATION_REASON = "a medication reference could not be resolved"
+# Types the romosozumab exclusions are read from: unsupported, they leave the record incomplete
+EXCLUSION_TYPES = frozenset({"Condition"})
 
 
 class RecordInterest(Protocol):
@@ -208,13 +216,15 @@ def _classify(key: str, value: Any) -> _KeyState:
         if resource_type == "OperationOutcome":
             return _KeyState(_Kind.FETCH)
         if resource_type == "Bundle":
-            entries = bundle_entries(value)
+            entries = bundle_entries(value, refuse_errors=True)
             next_link = next_link_of(value)
             if next_link:
                 return _KeyState(_Kind.CONTINUE, entries, next_link)
             return _KeyState(_Kind.DATA, entries)
         if resource_type == KEY_RESOURCE_TYPES[key] and key == PATIENT:
             return _KeyState(_Kind.DATA, [{"resource": check_resource(dict(value))}])
+    except ErrorOutcome:  # the EHR's search failed: like a bare OperationOutcome
+        return _KeyState(_Kind.FETCH)
     except MalformedData as malformed:
         raise InvalidRequest(f"prefetch {key} holds {malformed.detail}",
                              field=f"prefetch.{key}") from None
@@ -271,7 +281,10 @@ def _apply(state: _KeyState, key: str, result: FetchResult) -> str | None:
         return None
     if result.outcome is FetchOutcome.UNSUPPORTED and state.kind is _Kind.FETCH:
         state.kind = _Kind.NO_DATA
-        state.gap = DataGap(resource_type, UNSUPPORTED_REASON, partial=False)
+        # partial for Conditions: the MI, stroke and hypocalcemia exclusions are read from them,
+        # and their absence on a server that cannot serve them is not evidence of absence
+        state.gap = DataGap(resource_type, UNSUPPORTED_REASON,
+                            partial=resource_type in EXCLUSION_TYPES)
         return None
     if result.outcome is FetchOutcome.NOT_FOUND and key == PATIENT:
         return "the patient was not found on the FHIR server"

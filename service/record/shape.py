@@ -17,6 +17,13 @@ The policy (issue 3, security fuzzing):
   a string url is MalformedData (taking a partial Bundle for a complete one is not safe).
 
 `MalformedData.detail` names no value from the input (it may be patient data), only shapes.
+
+A Bundle (prefetch value or FHIR search page) may carry OperationOutcome entries (search.mode
+`outcome`). Those whose issues are only `information` or `warning` (HAPI adds such to searchsets)
+are dropped and the Bundle is data; one with an `error` or `fatal` issue means the search failed
+(CDS Hooks 2.0: errors come as OperationOutcomes and services SHOULD check for them), so
+`bundle_entries(..., refuse_errors=True)` raises `ErrorOutcome` and the caller fetches the key
+again or answers 412. Their diagnostics are never read (they may hold patient data).
 """
 
 from __future__ import annotations
@@ -36,6 +43,22 @@ class MalformedData(ValueError):
     def __init__(self, detail: str) -> None:
         super().__init__(detail)
         self.detail = detail
+
+
+class ErrorOutcome(Exception):
+    """A Bundle carries an OperationOutcome with an `error` or `fatal` issue: not data."""
+
+
+ERROR_SEVERITIES = frozenset({"error", "fatal"})
+
+
+def is_error_outcome(resource: dict[str, Any]) -> bool:
+    """Whether an OperationOutcome has an issue of severity `error` or `fatal`."""
+    issues = resource.get("issue")
+    if not isinstance(issues, list):
+        return False
+    return any(isinstance(issue, dict) and issue.get("severity") in ERROR_SEVERITIES
+               for issue in issues)
 
 
 def is_mapping(value: Any) -> TypeGuard[dict[str, Any]]:
@@ -91,11 +114,14 @@ def check_resource(resource: Any) -> dict[str, Any]:
     return resource
 
 
-def bundle_entries(bundle: dict[str, Any]) -> list[dict[str, Any]]:
+def bundle_entries(bundle: dict[str, Any], *, refuse_errors: bool = False
+                   ) -> list[dict[str, Any]]:
     """Entries with a resource, each checked; OperationOutcome entries (search.mode outcome)
     dropped; entries without `resource` skipped; a non-string fullUrl removed.
 
-    Raises MalformedData when `entry` is not a list or an entry/resource is malformed."""
+    Raises MalformedData when `entry` is not a list or an entry/resource is malformed, and, with
+    `refuse_errors` (prefetch values, search pages), ErrorOutcome when an OperationOutcome entry
+    has an error or fatal issue (the check costs nothing on Bundles without outcomes)."""
     entries = bundle.get("entry")
     if entries is None:
         return []
@@ -109,6 +135,8 @@ def bundle_entries(bundle: dict[str, Any]) -> list[dict[str, Any]]:
             continue
         resource = check_resource(entry["resource"])
         if resource["resourceType"] == "OperationOutcome":
+            if refuse_errors and is_error_outcome(resource):
+                raise ErrorOutcome
             continue
         if "fullUrl" in entry and not isinstance(entry["fullUrl"], str):
             entry = {key: value for key, value in entry.items() if key != "fullUrl"}
