@@ -184,6 +184,13 @@ def configure_logging(level: str = "INFO") -> None:
         handler.addFilter(kind())
     root.addHandler(handler)
     root.setLevel(level.upper())
+    for name in PATH_LOGGING_LIBRARIES:  # their DEBUG lines carry request paths: Patient/<id>
+        logging.getLogger(name).setLevel(max(logging.WARNING, root.level))
+
+
+# HTTP client libraries whose DEBUG lines print each request's path, where the FHIR read puts the
+# patient's id; held at WARNING whatever OSTEOCDS_LOG_LEVEL says
+PATH_LOGGING_LIBRARIES = ("urllib3", "requests")
 
 
 def install_request_logging(app: Flask) -> None:

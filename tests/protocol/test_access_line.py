@@ -184,3 +184,24 @@ def test_any_other_configuration_goes_through_logging(
     finally:
         undo()
     assert service_logging._sole_json_handler(ACCESS) is handler
+
+
+def test_debug_level_keeps_the_http_client_libraries_quiet(json_stream: io.StringIO) -> None:
+    """At DEBUG, urllib3 would log every FHIR request line, and the patient read puts the id in
+    the path ("GET /fhir/Patient/<id>"): those loggers stay at WARNING (an ops audit saw the id)."""
+    _alone()
+    saved = {name: logging.getLogger(name).level for name in ("urllib3", "requests")}
+    try:
+        configure_logging("DEBUG")
+        [handler] = logging.getLogger().handlers
+        assert isinstance(handler, logging.StreamHandler)
+        handler.setStream(json_stream)
+        logging.getLogger("urllib3.connectionpool").debug(
+            '%s "GET /fhir/Patient/%s HTTP/1.1" 200', "http://ehr", "PID-SECRET-4711")
+        logging.getLogger("osteocds.test").debug("still at debug")
+        assert "PID-SECRET-4711" not in json_stream.getvalue()
+        assert "still at debug" in json_stream.getvalue()
+        assert logging.getLogger("urllib3").level == logging.WARNING
+    finally:
+        for name, level in saved.items():
+            logging.getLogger(name).setLevel(level)
