@@ -3,14 +3,19 @@
 `create_app(settings=None, *, card_producers=None)` validates the configuration, loads the clinical
 knowledge and the JSON Schemas, opens (and migrates) the store, and registers the CDS Hooks routes,
 CORS and the OperationOutcome error handlers. A bad configuration raises `ConfigurationError`
-before anything is served.
+before anything is served, a store that cannot be used `StoreUnavailable` (the commands report
+both in one line, exit status 2).
+
+A store that becomes unavailable while serving (`StoreUnavailable`: the JWT replay write of every
+call, feedback) is answered 503 with an OperationOutcome of issue type `transient` and
+`Retry-After`; the store logs the cause once, not once per call.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from flask import Flask
+from flask import Flask, Response
 
 from service.clinical import produce_cards
 from service.config import Settings
@@ -21,7 +26,7 @@ from service.preview import init_app as install_preview
 from service.protocol import validation
 from service.protocol.auth import install_security
 from service.protocol.cors import install_cors
-from service.protocol.errors import register_error_handlers
+from service.protocol.errors import error_response, register_error_handlers
 from service.protocol.flask_app import ServiceFlask
 from service.protocol.json_provider import OrjsonProvider
 from service.protocol.metrics import install_metrics
@@ -29,7 +34,9 @@ from service.protocol.routes import blueprint, health
 from service.protocol.services import ServiceRegistry, build_service_definitions
 from service.protocol.state import EXTENSION_KEY, ProtocolState
 from service.record.queries import service_templates
-from service.store import open_store
+from service.store import StoreUnavailable, open_store
+
+STORE_RETRY_AFTER_SECONDS = 5
 
 
 def create_app(
@@ -65,6 +72,7 @@ def create_app(
         card_producers=tuple(card_producers or (produce_cards,)),
     )
     register_error_handlers(app)
+    app.register_error_handler(StoreUnavailable, store_unavailable_response)
     install_metrics(app, settings)  # GET /metrics; request, card, FHIR and prefetch metrics
     install_cors(app, settings)
     install_security(app, settings, store)  # JWT auth, input limits, request logs
@@ -72,6 +80,14 @@ def create_app(
     app.register_blueprint(blueprint)
     install_preview(app, settings)  # card preview page: dev, or OSTEOCDS_PREVIEW_ENABLED
     return app
+
+
+def store_unavailable_response(error: StoreUnavailable) -> Response:
+    """503 `transient`: the EHR may retry. Not logged here: the store logs each cause once."""
+    response = error_response(
+        503, "transient", "The feedback store is unavailable; try again shortly.")
+    response.headers["Retry-After"] = str(STORE_RETRY_AFTER_SECONDS)
+    return response
 
 
 def check_settings(settings: Settings) -> None:

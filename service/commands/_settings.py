@@ -2,6 +2,10 @@
 `--database-url` override (the store commands), and a bad configuration reported in one line
 with exit status 2 instead of a traceback (every command that reads the settings).
 
+A store that cannot be used (`StoreUnavailable`: the database refuses, times out, is read-only,
+or OSTEOCDS_DATA_DIR cannot be written) and a database URL that cannot be read are reported the
+same way: one line naming OSTEOCDS_DATABASE_URL or OSTEOCDS_DATA_DIR, never the URL itself.
+
 A private module (leading underscore): `service.cli` registers only public modules as commands.
 """
 
@@ -15,10 +19,11 @@ from pydantic_settings import SettingsError
 
 from service.config import Settings
 from service.errors import ConfigurationError
+from service.store import StoreUnavailable
 
 EXIT_CONFIGURATION_ERROR = 2
 # SettingsError: a value pydantic-settings cannot even parse (a list setting that is not JSON).
-CONFIGURATION_ERRORS = (ConfigurationError, ValidationError, SettingsError)
+CONFIGURATION_ERRORS = (ConfigurationError, ValidationError, SettingsError, StoreUnavailable)
 _SETTINGS_ERROR_FIELD = re.compile(r'field "([a-z0-9_]+)"')
 
 
@@ -32,8 +37,9 @@ def store_settings(database_url: str | None = None) -> Settings:
 
 
 def is_settings_error(error: Exception) -> bool:
-    """Whether `error` comes from reading the settings (not from other data pydantic checks)."""
-    return isinstance(error, SettingsError) or (
+    """Whether `error` comes from reading the settings (not from other data pydantic checks), or
+    from the store they name: `service.cli` then reports it in one line for any command."""
+    return isinstance(error, SettingsError | StoreUnavailable) or (
         isinstance(error, ValidationError) and error.title == Settings.__name__)
 
 

@@ -22,12 +22,12 @@ def run(args: argparse.Namespace) -> int:
     """Migrate the store named by OSTEOCDS_DATABASE_URL / OSTEOCDS_DATA_DIR."""
     try:
         store = open_store(store_settings())
-    except CONFIGURATION_ERRORS as error:
+        try:
+            before = store.schema_version()
+            after = store.migrate()
+        finally:
+            store.close()
+    except CONFIGURATION_ERRORS as error:  # includes an unreachable or read-only store
         return configuration_error(error)
-    try:
-        before = store.schema_version()
-        after = store.migrate()
-    finally:
-        store.close()
     print(f"{store.dialect} store at schema version {after} (was {before})")
     return 0

@@ -32,6 +32,7 @@ _ERROR_TEXTS = {
     "412": "The FHIR data needed could not be obtained (CDS Hooks 2.0).",
     "413": "Request body larger than the configured limit.",
     "415": "Request body is not JSON.",
+    "503": "The feedback store (JWT replay, feedback) is unavailable; retry (Retry-After).",
 }
 
 
@@ -80,7 +81,7 @@ def _service_path(definition: ServiceDefinition) -> dict[str, Any]:
         "description": definition.description,
         "requestBody": {"required": True, **_json_body(request_schema)},
         "responses": _responses({"$ref": _COMPONENTS + "service-response"}, "Cards",
-                                ["400", "401", "403", "412", "413", "415"]),
+                                ["400", "401", "403", "412", "413", "415", "503"]),
     }}
 
 
@@ -93,7 +94,8 @@ def _feedback_path(definition: ServiceDefinition) -> dict[str, Any]:
         "summary": f"Feedback on the cards of {definition.id}",
         "requestBody": {"required": True,
                         **_json_body({"$ref": _COMPONENTS + "feedback-request"})},
-        "responses": _responses(receipt, "Feedback recorded", ["400", "401", "413", "415"]),
+        "responses": _responses(receipt, "Feedback recorded",
+                                ["400", "401", "413", "415", "503"]),
     }}
 
 

@@ -109,16 +109,23 @@ health = Blueprint("health", __name__)
 
 @health.get("/healthz")
 def healthz() -> Response:
-    """Liveness: the process answers."""
+    """Liveness: the process answers. Touches no database: a database outage must not get the
+    process restarted (readiness takes it out of the load balancer instead)."""
     return jsonify({"status": "ok"})
 
 
 @health.get("/readyz")
 def readyz() -> Response:
-    """Readiness: knowledge loaded and the store reachable (503 otherwise)."""
+    """Readiness: knowledge loaded, the store's schema at the version this release needs and
+    the store writable, within 1.5-2.5 s (`Store.ping`); 503 otherwise."""
+    from service.store import StoreUnavailable
+
     state = protocol_state()
     try:
         state.store.ping()
+    except StoreUnavailable as error:  # logged once by the store; its cause is a fixed phrase
+        return error_response(503, "transient", f"The feedback store is unavailable "
+                                                f"({error.cause}).")
     except Exception:
         logger.exception("readiness: store unreachable")
         return error_response(503, "transient", "The feedback store is unreachable.")

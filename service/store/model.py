@@ -18,6 +18,22 @@ from service.errors import InvalidRequest
 FEEDBACK_SOURCES = ("ehr", "preview")
 
 
+class StoreUnavailable(Exception):
+    """The store cannot be used now: unreachable, too slow, read-only, or its schema missing.
+
+    The service answers 503 `transient` (`service.app`); a command reports it in one line with
+    exit status 2. The message names the setting (`variable`: OSTEOCDS_DATABASE_URL or
+    OSTEOCDS_DATA_DIR) and a fixed description of the cause, never the setting's value (a
+    database URL holds a password): "OSTEOCDS_DATABASE_URL: the feedback store is unavailable
+    (connection refused)". `kind` is `timeout`, `schema` or `unavailable`."""
+
+    def __init__(self, cause: str, *, variable: str, kind: str = "unavailable") -> None:
+        self.cause = cause
+        self.variable = variable
+        self.kind = kind
+        super().__init__(f"{variable}: the feedback store is unavailable ({cause})")
+
+
 def _require_real_moment(timestamp: str) -> None:
     """The schema checks the shape; an impossible moment (month 13, year 0) is a 400."""
     try:
@@ -146,7 +162,8 @@ class Store(ABC):
 
     @abstractmethod
     def ping(self) -> None:
-        """Raise if the database cannot be reached (readiness)."""
+        """Readiness: raise (`StoreUnavailable`) unless the schema is at least at the version this
+        release needs and the store takes a write, within a short timeout."""
 
     @abstractmethod
     def record_feedback(

@@ -7,14 +7,17 @@ conversion; the statements themselves are the same for both dialects.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
+import logging
 import re
 import threading
+import time
 from abc import abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from importlib import resources
 from typing import Any
 
@@ -26,12 +29,28 @@ from service.store.model import (
     IssuedCard,
     Store,
     StoredFeedback,
+    StoreUnavailable,
     as_utc,
     card_topic,
     utc_now,
 )
 
+logger = logging.getLogger(__name__)
+
 MIGRATIONS_PACKAGE = "service.store.migrations"
+# Time limits (fixed; docs/operations.md, "Feedback store"). A hook call's statements get the
+# backend's own limit (PostgreSQL: `postgres.STATEMENT_TIMEOUT_SECONDS`); readiness gets less, so
+# /readyz answers within the probes' 3 s; the commands' long reads and migrations get more, and
+# their failures are not logged by the store: the command (or start-up) reports them itself.
+READINESS_TIMEOUT_SECONDS = 1.5
+COMMAND_TIMEOUT_SECONDS = 300.0
+OUTAGE_LOG_SECONDS = 60.0  # an unchanged cause is logged again at most this often
+# The readiness write: one row of `jwt_replay` (the table every hook call writes), refreshed by
+# each probe and purged like any expired replay row once the probes stop. Only a trusted issuer
+# configured under exactly this name could share it (a token of its with this jti would then be
+# refused once as a replay).
+READINESS_ISSUER = "urn:osteocds:readiness"
+READINESS_JTI = "heartbeat"
 # 800 parameters a statement: within the 999 of SQLite builds before 3.32 and PostgreSQL's 65,535.
 ISSUED_ROWS_PER_STATEMENT = 200
 ISSUED_PURGE_BATCH = 10_000  # issued-card rows deleted a transaction by `purge_issued_cards`
@@ -65,6 +84,11 @@ def load_migrations(dialect: str) -> list[Migration]:
     return found
 
 
+@functools.cache
+def _latest_migration(dialect: str) -> int:
+    return len(load_migrations(dialect))
+
+
 def split_statements(script: str) -> list[str]:
     """Split a migration into statements (`;` at line end; `--` comment lines dropped)."""
     statements: list[str] = []
@@ -93,15 +117,26 @@ def issued_card_rows(service_id: str, cards: Sequence[Mapping[str, Any]],
 
 
 class SqlStore(Store):
-    """Store over a DB-API connection per thread. Statements use `%s`; SQLite rewrites it."""
+    """Store over a DB-API connection per thread. Statements use `%s`; SQLite rewrites it.
+
+    Every operation runs in `_write`: a driver error that means the database cannot be used now
+    (unreachable, timed out, read-only, a table missing) becomes `StoreUnavailable`, logged once
+    per cause (not once per call), and a connection that broke is forgotten, so the next call
+    opens a new one."""
 
     dialect = "sql"
 
-    def __init__(self, *, issued_cards_flush_seconds: float = ISSUED_CARDS_FLUSH_SECONDS) -> None:
+    def __init__(self, *, issued_cards_flush_seconds: float = ISSUED_CARDS_FLUSH_SECONDS,
+                 variable: str = "OSTEOCDS_DATABASE_URL") -> None:
+        self.variable = variable  # the setting that names this store, for error messages
         self._local = threading.local()
         self._connections: list[Any] = []
         self._connections_lock = threading.Lock()
         self._issued_inserts: dict[int, str] = {}
+        self._outage: str | None = None  # the last cause, while the store is unavailable
+        self._outage_logged: tuple[str, float] = ("", 0.0)  # the cause logged last, and when
+        self._outage_announced = False  # an outage was logged and its end not yet
+        self._outage_lock = threading.Lock()
         self.issued_cards = IssuedCardQueue(self._insert_issued_rows,
                                             period=issued_cards_flush_seconds)
 
@@ -110,10 +145,12 @@ class SqlStore(Store):
     def _connect(self) -> Any: ...
 
     @abstractmethod
-    def _transaction(self, connection: Any, *, write: bool) -> AbstractContextManager[Any]:
+    def _transaction(self, connection: Any, *, write: bool,
+                     timeout: float | None = None) -> AbstractContextManager[Any]:
         """A transaction yielding a cursor; commits on success, rolls back on error.
 
-        `write=True` takes the write lock up front (SQLite: BEGIN IMMEDIATE)."""
+        `write=True` takes the write lock up front (SQLite: BEGIN IMMEDIATE). `timeout`: the
+        time limit of its statements when not the backend's default (None)."""
 
     @abstractmethod
     def _lock_for_migrations(self, cursor: Any) -> None: ...
@@ -127,8 +164,23 @@ class SqlStore(Store):
     def _sql(self, statement: str) -> str:
         return statement
 
-    def _is_disconnect(self, error: Exception) -> bool:
+    def _deadline(self, connection: Any, timeout: float | None) -> AbstractContextManager[Any]:
+        """A client-side limit around one transaction, yielding an object whose `fired` says
+        whether it cut the connection (PostgreSQL); none here."""
+        return _NO_DEADLINE_CONTEXT
+
+    def _is_broken(self, connection: Any, error: Exception) -> bool:
+        """Whether `connection` must not be used again after `error`."""
         return False
+
+    def _unavailable(self, error: Exception, *, timed_out: bool,
+                     timeout: float | None) -> StoreUnavailable | None:
+        """`error` as `StoreUnavailable` when it means the database cannot be used now; None
+        for any other error (a bug: it propagates as it is)."""
+        return None
+
+    def _closed(self, connection: Any) -> None:
+        """Release what the backend kept beside `connection` (it is closed or broken)."""
 
     # -- connections ---------------------------------------------------------------------
     def _connection(self) -> Any:
@@ -144,44 +196,114 @@ class SqlStore(Store):
         connection = getattr(self._local, name, None)
         if connection is None:
             connection = self._connect()
-            if prepare is not None:
-                prepare(connection)
+            try:
+                if prepare is not None:
+                    prepare(connection)
+            except BaseException:
+                self._discard(connection)
+                raise
             setattr(self._local, name, connection)
+            self._local.opened = connection
             with self._connections_lock:
                 self._connections.append(connection)
         return connection
 
-    def _forget_connection(self) -> None:
-        connection = getattr(self._local, "connection", None)
-        self._local.connection = None
-        if connection is not None:
-            with self._connections_lock:
-                if connection in self._connections:
-                    self._connections.remove(connection)
-            with contextlib.suppress(Exception):  # already broken; closing is best effort
-                connection.close()
+    def _forget_connection(self, connection: Any) -> None:
+        """Drop this thread's `connection` (broken): the next use opens a new one."""
+        for name in ("connection", "relaxed"):
+            if getattr(self._local, name, None) is connection:
+                setattr(self._local, name, None)
+        with self._connections_lock:
+            if connection in self._connections:
+                self._connections.remove(connection)
+        self._discard(connection)
 
-    def _write(self, work: Any, *, write: bool = True, relaxed: bool = False) -> Any:
-        """Run `work(cursor)` in a transaction (on `_relaxed_connection` when `relaxed`); retry
-        once on a dropped connection."""
+    def _discard(self, connection: Any) -> None:
+        with contextlib.suppress(Exception):  # already broken; closing is best effort
+            connection.close()
+        self._closed(connection)
+
+    def _write(self, work: Any, *, write: bool = True, relaxed: bool = False,
+               timeout: float | None = None, log_outage: bool = True) -> Any:
+        """Run `work(cursor)` in a transaction (on `_relaxed_connection` when `relaxed`) within
+        `timeout` (None: the backend's limit for a hook call's statements).
+
+        A connection this thread had kept open that turns out broken is replaced and the
+        transaction retried once (the server restarted meanwhile); a new connection that fails,
+        or one cut by the deadline, is not retried: the caller gets `StoreUnavailable` (logged
+        once per cause unless `log_outage` is False)."""
         for attempt in (1, 2):
-            connection = self._relaxed_connection() if relaxed else self._connection()
+            self._local.opened = None
             try:
-                with self._transaction(connection, write=write) as cursor:
-                    return work(cursor)
+                connection = self._relaxed_connection() if relaxed else self._connection()
             except Exception as error:
-                if attempt == 1 and self._is_disconnect(error):
-                    self._forget_connection()
+                unavailable = self._store_unavailable(error, timed_out=False, timeout=timeout,
+                                                      log=log_outage)
+                if unavailable is None:
+                    raise
+                raise unavailable from None  # the driver's message quotes host, port, user
+            fresh = self._local.opened is connection
+            deadline: Any = _NO_DEADLINE
+            try:
+                with self._deadline(connection, timeout) as deadline, \
+                        self._transaction(connection, write=write, timeout=timeout) as cursor:
+                    result = work(cursor)
+            except Exception as error:
+                broken = self._is_broken(connection, error)
+                if broken:
+                    self._forget_connection(connection)
+                if attempt == 1 and broken and not fresh and not deadline.fired:
                     continue
-                raise
+                unavailable = self._store_unavailable(error, timed_out=deadline.fired,
+                                                      timeout=timeout, log=log_outage)
+                if unavailable is None:
+                    raise
+                raise unavailable from None
+            if self._outage is not None:
+                self._note_recovery()
+            return result
         raise AssertionError("unreachable")
 
-    def _read(self, statement: str, params: Sequence[Any] = ()) -> list[Any]:
+    def _store_unavailable(self, error: Exception, *, timed_out: bool,
+                           timeout: float | None, log: bool) -> StoreUnavailable | None:
+        """`error` as the `StoreUnavailable` `_write` raises instead (logged once per cause when
+        `log`; without the driver's error chained: its message quotes the host, port and user),
+        or None when it is another error, raised as it is."""
+        unavailable = self._unavailable(error, timed_out=timed_out, timeout=timeout)
+        if unavailable is not None and log:
+            self._note_outage(unavailable)
+        return unavailable
+
+    def _note_outage(self, error: StoreUnavailable) -> None:
+        """Log the cause once: again only when it changes, or after `OUTAGE_LOG_SECONDS` (a
+        store failing on some threads and working on others logs at most that often too)."""
+        now = time.monotonic()
+        with self._outage_lock:
+            self._outage = error.cause
+            cause, logged_at = self._outage_logged
+            if cause == error.cause and now - logged_at < OUTAGE_LOG_SECONDS:
+                return
+            self._outage_logged = (error.cause, now)
+            self._outage_announced = True
+        logger.error("%s; hook and feedback calls answer 503 until it is back", error)
+
+    def _note_recovery(self) -> None:
+        """The first success after an outage; logged when its start was."""
+        with self._outage_lock:
+            if self._outage is None:
+                return
+            self._outage = None
+            announced, self._outage_announced = self._outage_announced, False
+        if announced:
+            logger.warning("%s: the feedback store is available again", self.variable)
+
+    def _read(self, statement: str, params: Sequence[Any] = (), *,
+              timeout: float | None = None, log_outage: bool = True) -> list[Any]:
         def run(cursor: Any) -> list[Any]:
             cursor.execute(self._sql(statement), tuple(params))
             return list(cursor.fetchall())
 
-        return self._write(run, write=False)
+        return self._write(run, write=False, timeout=timeout, log_outage=log_outage)
 
     def close(self) -> None:
         """Write the queued issued-card rows, stop their thread, close every connection."""
@@ -189,8 +311,7 @@ class SqlStore(Store):
         with self._connections_lock:
             connections, self._connections = self._connections, []
         for connection in connections:
-            with contextlib.suppress(Exception):  # closing is best effort
-                connection.close()
+            self._discard(connection)
         self._local = threading.local()
 
     # -- schema --------------------------------------------------------------------------
@@ -220,19 +341,47 @@ class SqlStore(Store):
                 current = migration.version
             return current
 
-        return self._write(apply)
+        return self._write(apply, timeout=COMMAND_TIMEOUT_SECONDS, log_outage=False)
 
     def schema_version(self) -> int:
         try:
-            rows = self._read("SELECT COALESCE(MAX(version), 0) FROM schema_version")
-        except Exception as error:
-            if "schema_version" in str(error):
+            rows = self._read("SELECT COALESCE(MAX(version), 0) FROM schema_version",
+                              log_outage=False)
+        except StoreUnavailable as error:
+            if error.kind == "schema":  # no schema_version table: never migrated
                 return 0
             raise
         return int(rows[0][0])
 
-    def ping(self) -> None:
-        self._read("SELECT 1")
+    def expected_schema_version(self) -> int:
+        """The schema version this release needs: its latest migration."""
+        return _latest_migration(self.dialect)
+
+    def ping(self, timeout: float = READINESS_TIMEOUT_SECONDS) -> None:
+        """Readiness: the schema is at least at `expected_schema_version()` (a newer one is
+        fine: during a rolling upgrade the new release migrates while this one serves) and the
+        store takes a committed write, the readiness row in `jwt_replay`, on the connection
+        the hook calls' replay writes use, within `timeout` seconds."""
+        expected = self.expected_schema_version()
+        heartbeat = self._sql(
+            "INSERT INTO jwt_replay (iss, jti, expires_at) VALUES (%s, %s, %s)"
+            " ON CONFLICT (iss, jti) DO UPDATE SET expires_at = excluded.expires_at")
+        expires = self._ts_in(utc_now() + timedelta(minutes=1))
+
+        def probe(cursor: Any) -> int:
+            cursor.execute("SELECT COALESCE(MAX(version), 0) FROM schema_version")
+            version = int(cursor.fetchone()[0])
+            if version >= expected:
+                cursor.execute(heartbeat, (READINESS_ISSUER, READINESS_JTI, expires))
+            return version
+
+        version = self._write(probe, relaxed=True, timeout=timeout)
+        if version < expected:
+            error = StoreUnavailable(
+                f"the schema is at version {version}, this release needs {expected}: "
+                "run `osteocds migrate`", variable=self.variable, kind="schema")
+            self._note_outage(error)
+            raise error
 
     # -- feedback ------------------------------------------------------------------------
     def record_feedback(
@@ -303,6 +452,8 @@ class SqlStore(Store):
             f" LEFT JOIN issued_cards c ON c.card_uuid = f.card_uuid{where}"
             " ORDER BY f.received_at, f.id",
             params,
+            timeout=COMMAND_TIMEOUT_SECONDS,
+            log_outage=False,
         )
         for row in rows:
             yield StoredFeedback(
@@ -393,6 +544,8 @@ class SqlStore(Store):
             "SELECT card_uuid, service_id, issued_at, topic FROM issued_cards"  # noqa: S608
             f"{where} ORDER BY issued_at, card_uuid",
             params,
+            timeout=COMMAND_TIMEOUT_SECONDS,
+            log_outage=False,
         )
         for row in rows:
             yield IssuedCard(row[0], row[1], self._ts_out(row[2]), row[3])
@@ -403,7 +556,8 @@ class SqlStore(Store):
         self.issued_cards.flush()
         cutoff = self._ts_in(as_utc(before))
         if dry_run:
-            rows = self._read("SELECT COUNT(*) FROM issued_cards WHERE issued_at < %s", (cutoff,))
+            rows = self._read("SELECT COUNT(*) FROM issued_cards WHERE issued_at < %s", (cutoff,),
+                              timeout=COMMAND_TIMEOUT_SECONDS, log_outage=False)
             return int(rows[0][0])
         statement = self._sql(
             "DELETE FROM issued_cards WHERE card_uuid IN (SELECT card_uuid FROM issued_cards"
@@ -415,7 +569,7 @@ class SqlStore(Store):
 
         deleted = 0
         while True:
-            batch = self._write(delete_batch)
+            batch = self._write(delete_batch, timeout=COMMAND_TIMEOUT_SECONDS, log_outage=False)
             deleted += batch
             if batch < ISSUED_PURGE_BATCH:
                 return deleted
@@ -437,3 +591,11 @@ class SqlStore(Store):
             return bool(cursor.rowcount == 1)
 
         return self._write(remember, relaxed=True)
+
+
+class _NoDeadline:
+    fired = False
+
+
+_NO_DEADLINE = _NoDeadline()
+_NO_DEADLINE_CONTEXT = contextlib.nullcontext(_NO_DEADLINE)  # reusable: no object per call

@@ -18,6 +18,8 @@ a backstop (`WAL_AUTOCHECKPOINT_PAGES`), should the thread fall behind.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sqlite3
 import threading
 import time
@@ -30,6 +32,7 @@ from typing import Any
 
 from service.store.background import PeriodicThread
 from service.store.issued import ISSUED_CARDS_FLUSH_SECONDS
+from service.store.model import StoreUnavailable
 from service.store.sql import SqlStore
 from service.store.writer_gate import WriterGate
 
@@ -39,6 +42,24 @@ WAL_CHECKPOINT_SECONDS = 1.0  # the background checkpoint's period
 WAL_AUTOCHECKPOINT_PAGES = 10_000  # 40 MB of WAL (SQLite's default: 1,000): a backstop only
 IN_MEMORY = ":memory:"  # `sqlite:///:memory:`: one private database per connection (tests)
 _TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"  # fixed width: text order is time order
+DATA_DIR = "OSTEOCDS_DATA_DIR"
+# SQLite's own messages (fixed texts, no path) that mean the database cannot be used now:
+# (words, kind, whether the connection must be replaced). A connection SQLite opened read-only
+# (the file or directory was not writable then) stays read-only: it is replaced, so the next
+# call sees the file as it is now.
+_UNAVAILABLE = (
+    ("no such table", "schema", False),
+    ("locked", "timeout", False),
+    ("busy", "timeout", False),
+    ("readonly", "unavailable", True),
+    ("read-only", "unavailable", True),
+    ("unable to open", "unavailable", True),
+    ("disk i/o error", "unavailable", True),
+    ("database or disk is full", "unavailable", False),
+    ("not a database", "unavailable", True),
+    ("malformed", "unavailable", True),
+    ("out of memory", "unavailable", False),
+)
 
 
 def _use_wal(connection: sqlite3.Connection) -> None:
@@ -110,8 +131,10 @@ class SqliteStore(SqlStore):
     dialect = "sqlite"
 
     def __init__(self, path: Path, *, checkpoint_seconds: float = WAL_CHECKPOINT_SECONDS,
-                 issued_cards_flush_seconds: float = ISSUED_CARDS_FLUSH_SECONDS) -> None:
-        super().__init__(issued_cards_flush_seconds=issued_cards_flush_seconds)
+                 issued_cards_flush_seconds: float = ISSUED_CARDS_FLUSH_SECONDS,
+                 variable: str = DATA_DIR) -> None:
+        super().__init__(issued_cards_flush_seconds=issued_cards_flush_seconds,
+                         variable=variable)
         self.path = Path(path)
         self.checkpointer = WalCheckpointer(self.path, checkpoint_seconds)
         # writers take turns here, not in SQLite's busy handler (an in-memory database has one
@@ -127,10 +150,14 @@ class SqliteStore(SqlStore):
             isolation_level=None,  # we issue BEGIN/COMMIT ourselves
             check_same_thread=False,
         )
-        connection.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        _use_wal(connection)
-        connection.execute("PRAGMA synchronous = FULL")
-        connection.execute(f"PRAGMA wal_autocheckpoint = {WAL_AUTOCHECKPOINT_PAGES}")
+        try:
+            connection.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            _use_wal(connection)
+            connection.execute("PRAGMA synchronous = FULL")
+            connection.execute(f"PRAGMA wal_autocheckpoint = {WAL_AUTOCHECKPOINT_PAGES}")
+        except BaseException:
+            connection.close()
+            raise
         if str(self.path) != IN_MEMORY:  # an in-memory database has no WAL to copy
             self.checkpointer.ensure_running()
         return connection
@@ -154,21 +181,49 @@ class SqliteStore(SqlStore):
             "relaxed", lambda connection: connection.execute("PRAGMA synchronous = NORMAL"))
 
     @contextmanager
-    def _transaction(self, connection: Any, *, write: bool) -> Iterator[sqlite3.Cursor]:
-        gated = write and self.writer_gate is not None and self.writer_gate.acquire(
-            GATE_TIMEOUT_SECONDS)
+    def _transaction(self, connection: Any, *, write: bool,
+                     timeout: float | None = None) -> Iterator[sqlite3.Cursor]:
+        """`timeout` shorter than the busy timeout (readiness) bounds the wait for the writer
+        gate and SQLite's lock to it, for this transaction only."""
+        short = timeout is not None and timeout * 1000 < BUSY_TIMEOUT_MS
+        gate_timeout = min(GATE_TIMEOUT_SECONDS, timeout / 2) if short else GATE_TIMEOUT_SECONDS
+        gated = write and self.writer_gate is not None and self.writer_gate.acquire(gate_timeout)
         try:
             cursor = connection.cursor()
-            cursor.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+            if short:
+                cursor.execute(f"PRAGMA busy_timeout = {int(timeout * 500)}")  # type: ignore[operator]
             try:
-                yield cursor
-            except BaseException:
-                cursor.execute("ROLLBACK")
-                raise
-            cursor.execute("COMMIT")
+                cursor.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+                try:
+                    yield cursor
+                except BaseException:
+                    if connection.in_transaction:  # SQLite ends some failed ones itself
+                        with contextlib.suppress(sqlite3.Error):  # keep the first error
+                            cursor.execute("ROLLBACK")
+                    raise
+                cursor.execute("COMMIT")
+            finally:
+                if short:
+                    with contextlib.suppress(sqlite3.Error):
+                        cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         finally:
             if gated:
                 self.writer_gate.release()  # type: ignore[union-attr]
+
+    def _is_broken(self, connection: Any, error: Exception) -> bool:
+        found = _classify(error)
+        return found is not None and found[1]
+
+    def _unavailable(self, error: Exception, *, timed_out: bool,
+                     timeout: float | None) -> StoreUnavailable | None:
+        if isinstance(error, OSError):  # creating the directory; the message holds the path
+            cause = os.strerror(error.errno) if error.errno else type(error).__name__
+            return StoreUnavailable(cause.lower(), variable=self.variable)
+        found = _classify(error)
+        if found is None:
+            return None
+        cause = f"{error}: run `osteocds migrate`" if found[0] == "schema" else str(error)
+        return StoreUnavailable(cause, variable=self.variable, kind=found[0])
 
     def _lock_for_migrations(self, cursor: Any) -> None:
         """BEGIN IMMEDIATE already holds the database write lock."""
@@ -187,3 +242,14 @@ class SqliteStore(SqlStore):
         if not name.replace("_", "").isalpha():
             raise ValueError("not a pragma name")
         return self._connection().execute(f"PRAGMA {name}").fetchone()[0]
+
+
+def _classify(error: BaseException) -> tuple[str, bool] | None:
+    """(kind, replace the connection) when `error` means the database cannot be used now."""
+    if not isinstance(error, sqlite3.OperationalError) and type(error) is not sqlite3.DatabaseError:
+        return None
+    message = str(error).lower()
+    for words, kind, broken in _UNAVAILABLE:
+        if words in message:
+            return kind, broken
+    return None
