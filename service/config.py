@@ -5,6 +5,7 @@ Every setting is documented in the README's configuration table; keep them in st
 
 from __future__ import annotations
 
+import ssl
 from datetime import date
 from enum import StrEnum
 from pathlib import Path
@@ -35,6 +36,13 @@ class Settings(BaseSettings):
     fhir_deadline_seconds: float = Field(default=3.0, gt=0)
     fhir_max_pages: int = Field(default=20, gt=0)  # per FHIR search, next links included
     fhir_max_entries: int = Field(default=5000, gt=0)  # per FHIR search, all pages together
+    # CA certificates trusted for https FHIR servers (a PEM file, or a directory prepared with
+    # `openssl rehash`); unset: certifi's bundle. REQUESTS_CA_BUNDLE and SSL_CERT_FILE are not
+    # read (the FHIR sessions ignore the environment: no proxies, no .netrc).
+    fhir_ca_bundle: Path | None = None
+    # Threads per gunicorn worker (`osteocds serve --threads` overrides it); the FHIR connection
+    # pool is sized for this many hook calls querying at once (service/record/fhir_client.py).
+    threads: int = Field(default=8, ge=1, le=1024)
     cardiovascular_policy: str = Field(default="us", pattern="^(us|eu)$")
     log_level: str = "INFO"  # one of LOG_LEVELS, in any case; stored upper-case
     preview_enabled: bool = False  # the card preview page in production (always on in dev)
@@ -63,6 +71,30 @@ class Settings(BaseSettings):
         if level not in LOG_LEVELS:
             raise ValueError(f"must be one of {', '.join(LOG_LEVELS)}")
         return level
+
+    @field_validator("fhir_ca_bundle", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        """`OSTEOCDS_FHIR_CA_BUNDLE=` (empty, as compose files leave it) means certifi's bundle,
+        not the current directory."""
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("fhir_ca_bundle")
+    @classmethod
+    def _readable_ca_bundle(cls, value: Path | None) -> Path | None:
+        """Checked at start-up: a wrong path would otherwise fail every https FHIR query. The
+        message never repeats the path."""
+        if value is None:
+            return None
+        if value.is_dir():
+            return value
+        if not value.is_file():
+            raise ValueError("no such file or directory")
+        try:
+            ssl.create_default_context(cafile=str(value))
+        except (ssl.SSLError, OSError, ValueError):
+            raise ValueError("not a readable PEM file of CA certificates") from None
+        return value
 
     @property
     def is_development(self) -> bool:

@@ -42,11 +42,12 @@ FHIR_RESOURCE_TYPES = frozenset({
     "MedicationAdministration", "Procedure", "AllergyIntolerance", "metadata",
 })
 FHIR_OUTCOMES = frozenset({
-    # service.record.fhir_client.FetchOutcome values
-    "ok", "unsupported", "not-found", "failed",
-    # finer failure kinds, when the caller knows them
-    "unauthorized", "forbidden", "client-error", "server-error", "timeout", "connection-error",
-    "invalid-response", "refused",
+    # service.record.fhir_client.FetchOutcome values but "failed" (a failure's kind instead)
+    "ok", "unsupported", "not-found",
+    # service.record.fhir_client.FailureKind values: why a query failed ("failed": unknown)
+    "timeout", "connection-error", "tls-error", "unauthorized", "forbidden", "client-error",
+    "server-error", "redirect", "invalid-response", "error-outcome", "too-large", "paging",
+    "refused", "failed",
 })
 PREFETCH_SOURCES = frozenset({"prefetch", "fhir", "missing"})
 CARD_INDICATORS = frozenset({"info", "warning", "critical"})
@@ -179,7 +180,8 @@ def _bounded(value: object, allowed: Iterable[str] | None = None) -> str:
 def observe_fhir_query(resource_type: str, outcome: str, seconds: float) -> None:
     """Count one query to the EHR's FHIR server (record layer). `resource_type` may be the query
     itself (`Condition?patient=...`, `Patient/123`): only its type is kept. `outcome` is one of
-    `FHIR_OUTCOMES` (a `FetchOutcome` value, or `timeout`, ...); `seconds` its duration."""
+    `FHIR_OUTCOMES` (`FetchResult.metric_outcome`: `ok`, `unsupported`, `not-found`, or why the
+    query failed: `timeout`, `tls-error`, `server-error`, ...); `seconds` its duration."""
     resource_type = re.split(r"[/?]", str(resource_type), maxsplit=1)[0]
     labels = (_bounded(resource_type, FHIR_RESOURCE_TYPES), _bounded(outcome, FHIR_OUTCOMES))
     current = metrics()

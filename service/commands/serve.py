@@ -39,8 +39,8 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--workers", type=_positive, default=DEFAULT_WORKERS,
                         help=f"worker processes ({DEFAULT_WORKERS})")
-    parser.add_argument("--threads", type=_positive, default=DEFAULT_THREADS,
-                        help=f"threads per worker ({DEFAULT_THREADS})")
+    parser.add_argument("--threads", type=_positive, default=None,
+                        help=f"threads per worker (OSTEOCDS_THREADS, {DEFAULT_THREADS})")
     parser.set_defaults(func=run)
 
 
@@ -48,6 +48,8 @@ def run(args: argparse.Namespace) -> int:
     """Validate the configuration, build the app, serve until SIGTERM/SIGINT."""
     try:
         settings = load_settings(dev=args.dev)
+        if args.threads is not None:  # the FHIR connection pool is sized from it (fhir_client)
+            settings = settings.model_copy(update={"threads": args.threads})
         from service.telemetry import prepare_multiprocess_dir
 
         prepare_multiprocess_dir()  # before the app and its metrics exist, before workers fork
@@ -62,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
     _configure_logging(settings)
     logging.getLogger("osteocds.serve").info("build: %s", build_description())
     options = gunicorn_options(settings, host=args.host, port=args.port,
-                               workers=args.workers, threads=args.threads)
+                               workers=args.workers, threads=settings.threads)
     tune_garbage_collector()
     GunicornApplication(app, options).run()
     return 0

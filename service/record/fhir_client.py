@@ -3,6 +3,14 @@
 - One pooled `requests.Session` per FHIR origin, shared by hook calls (cookies blocked, so
   nothing leaks between calls); `Accept: application/fhir+json`; `Authorization: Bearer` only on
   requests to `fhirServer`'s origin. Redirects are not followed to another origin.
+- Its connection pool keeps `pool_size(settings.threads)` connections per origin: every thread
+  of the worker may run one hook call's six prefetch queries at once (capped at MAX_POOL_SIZE);
+  a pool smaller than that discards connections ("Connection pool is full") and pays a new TCP
+  and TLS handshake for them on the next call.
+- TLS: certificates are checked against `OSTEOCDS_FHIR_CA_BUNDLE` (a hospital-internal CA) when
+  set, certifi's bundle otherwise; the environment (REQUESTS_CA_BUNDLE, proxies, .netrc) is not
+  read. A certificate that cannot be verified fails the query at once (no retry) with its own
+  detail, so the 412 says TLS rather than "could not connect".
 - Queries run in parallel in a thread pool that is shut down without waiting for stragglers.
 - One `Deadline` per hook call covers connect, read and paging: every GET gets
   `timeout=min(remaining, cap)`, bodies are streamed with the socket timeout re-armed to the
@@ -17,24 +25,32 @@
 - Unsupported resource types: when a search's first page fails with 400, 403, 404, 405, 422 or
   501, the server's CapabilityStatement (`GET [base]/metadata`) is read, once per client (one
   client per hook call), and only then. Only a readable CapabilityStatement whose
-  `rest.resource` omits the type makes the search UNSUPPORTED (a partial gap said in the card,
-  never "no data"). Every other case is a failure (412): a 400/404 for a type the statement
-  lists (the search was rejected, the data exists, and dropping it silently could hide a
-  contraindication), and any of these statuses when the statement cannot be read or is not a
-  CapabilityStatement: a FHIR server SHALL provide one, so without it there is no evidence the
-  type is unsupported (a wrong base URL answers 404 everywhere). Fetching metadata up front on
-  every call would cost a round trip on the common path for a rare case; servers that do
-  support every type never pay for it.
+  `rest.resource` omits the type makes the search UNSUPPORTED (said in the card; a partial gap
+  for Condition: `service.record.gather`). Every other case is a failure (412): a 400/404 for a
+  type the statement lists (the search was rejected, the data exists, and dropping it silently
+  could hide a contraindication), and any of these statuses when the statement cannot be read or
+  is not a CapabilityStatement: a FHIR server SHALL provide one, so without it there is no
+  evidence the type is unsupported (a wrong base URL answers 404 everywhere). Fetching metadata
+  up front on every call would cost a round trip on the common path for a rare case; servers
+  that do support every type never pay for it.
 - A search page that carries an OperationOutcome entry with an `error` or `fatal` issue is a
   failure (CDS Hooks 2.0: errors come as OperationOutcomes); information and warning outcomes
   (HAPI adds some to searchsets) are dropped and the page is data. Diagnostics are never echoed.
 
-Failures come back as `FetchResult(outcome=FAILED, detail=...)`; `detail` never holds the token,
-a URL or a patient identifier, so the caller may put it in a 412 message.
+Failures come back as `FetchResult(outcome=FAILED, detail=..., kind=...)`; `detail` never holds
+the token, a URL or a patient identifier, so the caller may put it in a 412 message. `kind` (a
+`FailureKind`: timeout, connection-error, tls-error, unauthorized, server-error, ...) is the
+`outcome` label of `osteocds_fhir_queries_total` for that query, and `fetch` logs one WARNING line
+per failed (or not found) query on the `osteocds.fhir` logger: the query's key (`conditions`; a
+Medication read is logged as `Medication`, without its id), the kind, the HTTP status if any and
+the detail; never the URL, the token or the patient id.
 """
 
 from __future__ import annotations
 
+import logging
+import re
+import ssl
 import threading
 import time
 import zlib
@@ -54,6 +70,7 @@ from service import jsonio, telemetry
 from service.config import Settings
 from service.errors import DataUnavailable, InvalidRequest
 from service.http_streams import socket_of
+from service.record.queries import PREFETCH_KEYS
 from service.record.shape import (
     RESOURCE_TYPE,
     ErrorOutcome,
@@ -71,12 +88,20 @@ FIRST_BACKOFF_SECONDS = 0.1
 RETRY_STATUSES = frozenset({502, 503, 504})
 MAX_PARALLEL = 8
 MAX_SESSIONS = 32
+# Connections kept per FHIR origin per worker: threads x the queries of one hook call, at most
+# this many (more idle connections than that to one EHR is not worth keeping).
+MAX_POOL_SIZE = 128
+QUERIES_PER_CALL = len(PREFETCH_KEYS)
 CAPABILITY_CHECKED_STATUSES = frozenset({400, 403, 404, 405, 422, 501})
 FHIR_JSON = "application/fhir+json"
 ACCEPT_ENCODING = "gzip"  # only what `body_decoder` undoes
 GZIP_WBITS = 16 + zlib.MAX_WBITS  # zlib reads the gzip header and trailer (CRC, length)
 READ_CHUNK_BYTES = 65536
 ERROR_OUTCOME_DETAIL = "the FHIR server answered an error OperationOutcome"
+TLS_UNVERIFIED_DETAIL = "the FHIR server's TLS certificate could not be verified"
+TLS_FAILED_DETAIL = "the TLS handshake with the FHIR server failed"
+_LOG = logging.getLogger("osteocds.fhir")
+_PLAIN_KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
 
 
 class Deadline:
@@ -104,6 +129,40 @@ class FetchOutcome(StrEnum):
     FAILED = "failed"
 
 
+class FailureKind(StrEnum):
+    """Why a query FAILED: its metric outcome (`service.telemetry.FHIR_OUTCOMES`) and log kind."""
+
+    TIMEOUT = "timeout"  # the deadline passed (connecting, waiting or reading)
+    CONNECTION = "connection-error"  # no connection, or the connection broke mid-body
+    TLS = "tls-error"  # certificate not verified, handshake failed
+    UNAUTHORIZED = "unauthorized"  # HTTP 401: the token (fhirAuthorization)
+    FORBIDDEN = "forbidden"  # HTTP 403: the token's scopes
+    CLIENT_ERROR = "client-error"  # other HTTP 4xx
+    SERVER_ERROR = "server-error"  # HTTP 5xx
+    REDIRECT = "redirect"  # HTTP 3xx, never followed: check the fhirServer base URL
+    INVALID_RESPONSE = "invalid-response"  # not JSON, not the resource asked for, malformed
+    ERROR_OUTCOME = "error-outcome"  # a search page with an error OperationOutcome
+    TOO_LARGE = "too-large"  # a page over MAX_PAGE_BYTES, or more than fhir_max_entries
+    PAGING = "paging"  # more than fhir_max_pages pages, or a repeated next link
+    REFUSED = "refused"  # a next link off the FHIR server
+    FAILED = "failed"  # anything else (a bug: the exception is not kept)
+
+
+def status_kind(status: int) -> FailureKind:
+    """The failure kind of an HTTP status that is not the answer expected."""
+    if status == 401:
+        return FailureKind.UNAUTHORIZED
+    if status == 403:
+        return FailureKind.FORBIDDEN
+    if 300 <= status < 400:
+        return FailureKind.REDIRECT
+    if 400 <= status < 500:
+        return FailureKind.CLIENT_ERROR
+    if 500 <= status < 600:
+        return FailureKind.SERVER_ERROR
+    return FailureKind.INVALID_RESPONSE
+
+
 @dataclass
 class FetchResult:
     """One query's answer: bundle entries (a read is wrapped as one entry)."""
@@ -114,15 +173,27 @@ class FetchResult:
     pages: int = 0
     seconds: float = 0.0
     detail: str = ""
+    kind: str = ""  # a FailureKind value when outcome is FAILED
+
+    @property
+    def metric_outcome(self) -> str:
+        """The `outcome` label of this query's metrics: the failure kind for a failure."""
+        if self.outcome is FetchOutcome.FAILED:
+            return self.kind or FailureKind.FAILED.value
+        return self.outcome.value
 
 
 class _QueryFailed(Exception):
     """Internal: a query cannot give complete data; `detail` is safe to show."""
 
-    def __init__(self, detail: str, status: int | None = None) -> None:
+    def __init__(self, detail: str, status: int | None = None,
+                 kind: FailureKind | None = None) -> None:
         super().__init__(detail)
         self.detail = detail
         self.status = status
+        self.kind = kind if kind is not None else (
+            status_kind(status) if status is not None and status != 200
+            else FailureKind.INVALID_RESPONSE)
 
 
 def origin_of(url: str) -> tuple[str, str, int]:
@@ -144,31 +215,48 @@ def checked_origin(url: str) -> tuple[str, str, int] | None:
         return None
 
 
+def pool_size(threads: int) -> int:
+    """Connections kept per FHIR origin: one per query a worker's threads can run at once."""
+    return max(1, min(threads * QUERIES_PER_CALL, MAX_POOL_SIZE))
+
+
+def tls_verify(settings: Settings) -> str | bool:
+    """`requests`' `verify`: the configured CA bundle (file or directory), else certifi's."""
+    return str(settings.fhir_ca_bundle) if settings.fhir_ca_bundle is not None else True
+
+
 class _SessionPool:
-    """Pooled sessions per origin, so hook calls reuse connections (and TLS) to the EHR."""
+    """Pooled sessions per origin, so hook calls reuse connections (and TLS) to the EHR.
+
+    Keyed by origin and by the settings a session is built from (CA bundle, pool size), so
+    clients of differently configured apps in one process never share a session."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._sessions: dict[tuple[str, str, int], requests.Session] = {}
+        self._sessions: dict[tuple[Any, ...], requests.Session] = {}
 
-    def get(self, url: str) -> requests.Session:
-        key = origin_of(url)
+    def get(self, url: str, settings: Settings) -> requests.Session:
+        key = (*origin_of(url), tls_verify(settings), pool_size(settings.threads))
         with self._lock:
             session = self._sessions.get(key)
             if session is None:
                 if len(self._sessions) >= MAX_SESSIONS:
                     _, oldest = self._sessions.popitem()
                     oldest.close()
-                session = _new_session()
+                session = new_session(settings)
                 self._sessions[key] = session
             return session
 
 
-def _new_session() -> requests.Session:
+def new_session(settings: Settings) -> requests.Session:
+    """A session for one FHIR origin: no environment, no cookies, the configured CA bundle and
+    a connection pool sized for the worker's threads (`pool_size`)."""
     session = requests.Session()
     session.trust_env = False  # no proxies or .netrc credentials from the environment
+    session.verify = tls_verify(settings)
     session.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))
-    adapter = HTTPAdapter(pool_connections=1, pool_maxsize=MAX_PARALLEL, max_retries=0)
+    adapter = HTTPAdapter(pool_connections=1, pool_maxsize=pool_size(settings.threads),
+                          max_retries=0)
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     return session
@@ -204,7 +292,7 @@ class FhirClient:
         self._origin = origin
         self._token = token
         self._settings = settings
-        self._session = session or SESSIONS.get(base_url)
+        self._session = session or SESSIONS.get(base_url, settings)
         self._capability_lock = threading.Lock()
         self._capability_read = False
         self._capability: frozenset[str] | None = None
@@ -228,7 +316,9 @@ class FhirClient:
         finally:
             executor.shutdown(wait=False, cancel_futures=True)
         for key, result in results.items():
-            telemetry.observe_fhir_query(jobs[key], result.outcome.value, result.seconds)
+            telemetry.observe_fhir_query(jobs[key], result.metric_outcome, result.seconds)
+            if result.outcome in (FetchOutcome.FAILED, FetchOutcome.NOT_FOUND):
+                _log_failure(key, result)
         return results
 
     def run(self, query: str, deadline: Deadline) -> FetchResult:
@@ -238,7 +328,8 @@ class FhirClient:
         try:
             result = self._search(query, deadline) if is_search else self._read(query, deadline)
         except _QueryFailed as failure:
-            result = FetchResult(FetchOutcome.FAILED, status=failure.status, detail=failure.detail)
+            result = FetchResult(FetchOutcome.FAILED, status=failure.status, detail=failure.detail,
+                                 kind=failure.kind.value)
         result.seconds = time.monotonic() - started
         return result
 
@@ -253,11 +344,13 @@ class FhirClient:
             raise _QueryFailed(f"the FHIR server answered HTTP {status}", status)
         expected_type = query.split("/", 1)[0]
         if not isinstance(body, dict) or body.get("resourceType") != expected_type:
-            raise _QueryFailed(f"the FHIR server did not answer a {expected_type}", status)
+            raise _QueryFailed(f"the FHIR server did not answer a {expected_type}", status,
+                               FailureKind.INVALID_RESPONSE)
         try:
             check_resource(body)
         except MalformedData as malformed:
-            raise _QueryFailed(f"the FHIR server answered {malformed.detail}", status) from None
+            raise _QueryFailed(f"the FHIR server answered {malformed.detail}", status,
+                               FailureKind.INVALID_RESPONSE) from None
         return FetchResult(FetchOutcome.OK, [{"resource": body}], status=status, pages=1)
 
     def _search(self, query: str, deadline: Deadline) -> FetchResult:
@@ -267,9 +360,11 @@ class FhirClient:
         pages, status = 0, None
         while url is not None:
             if url in seen:
-                raise _QueryFailed("the FHIR server repeated a next link", status)
+                raise _QueryFailed("the FHIR server repeated a next link", status,
+                                   FailureKind.PAGING)
             if pages >= self._settings.fhir_max_pages:
-                raise _QueryFailed(f"more than {self._settings.fhir_max_pages} pages", status)
+                raise _QueryFailed(f"more than {self._settings.fhir_max_pages} pages", status,
+                                   FailureKind.PAGING)
             seen.add(url)
             status, body = self._get(url, deadline)
             pages += 1
@@ -279,17 +374,20 @@ class FhirClient:
             if status != 200:
                 raise _QueryFailed(f"the FHIR server answered HTTP {status}", status)
             if not isinstance(body, dict) or body.get("resourceType") != "Bundle":
-                raise _QueryFailed("the FHIR server did not answer a Bundle", status)
+                raise _QueryFailed("the FHIR server did not answer a Bundle", status,
+                                   FailureKind.INVALID_RESPONSE)
             try:
                 entries.extend(bundle_entries(body, refuse_errors=True))
                 next_link = next_link_of(body)
             except MalformedData as malformed:
-                raise _QueryFailed(f"the FHIR server answered {malformed.detail}", status
-                                   ) from None
+                raise _QueryFailed(f"the FHIR server answered {malformed.detail}", status,
+                                   FailureKind.INVALID_RESPONSE) from None
             except ErrorOutcome:
-                raise _QueryFailed(ERROR_OUTCOME_DETAIL, status) from None
+                raise _QueryFailed(ERROR_OUTCOME_DETAIL, status,
+                                   FailureKind.ERROR_OUTCOME) from None
             if len(entries) > self._settings.fhir_max_entries:
-                raise _QueryFailed(f"more than {self._settings.fhir_max_entries} entries", status)
+                raise _QueryFailed(f"more than {self._settings.fhir_max_entries} entries", status,
+                                   FailureKind.TOO_LARGE)
             url = self.resolve(next_link) if next_link else None
         return FetchResult(FetchOutcome.OK, entries, status=status, pages=pages)
 
@@ -340,7 +438,8 @@ class FhirClient:
             return urljoin(self.base_url + "/", link.lstrip("/"))
         origin = checked_origin(link)
         if origin is None:
-            raise _QueryFailed("a next link was not a valid URL (refused)")
+            raise _QueryFailed("a next link was not a valid URL (refused)",
+                               kind=FailureKind.REFUSED)
         if origin == self._origin:
             return link
         parts = urlsplit(link)
@@ -349,12 +448,14 @@ class FhirClient:
         ):
             base = urlsplit(self.base_url)
             return urlunsplit((base.scheme, base.netloc, parts.path, parts.query, ""))
-        raise _QueryFailed("a next link pointed outside the FHIR server (refused)")
+        raise _QueryFailed("a next link pointed outside the FHIR server (refused)",
+                           kind=FailureKind.REFUSED)
 
     # ---- HTTP ---------------------------------------------------------------------------
 
     def _get(self, url: str, deadline: Deadline) -> tuple[int, Any]:
-        """GET with retries on connection errors and 502/503/504, all inside the deadline.
+        """GET with retries on connection errors and 502/503/504, all inside the deadline (a
+        TLS failure is not retried: a certificate does not verify on a second try).
 
         Returns (status, parsed JSON or None for an error status)."""
         backoff = FIRST_BACKOFF_SECONDS
@@ -362,11 +463,13 @@ class FhirClient:
             last_attempt = attempt == MAX_ATTEMPTS
             try:
                 status, body = self._get_once(url, deadline)
+            except requests.exceptions.SSLError as error:
+                raise _tls_failure(error) from None
             except requests.exceptions.ConnectionError as error:
                 if isinstance(error, requests.exceptions.ReadTimeout) or last_attempt:
-                    raise _QueryFailed(_connection_detail(error)) from None
+                    raise _connection_failure(error) from None
                 if not _sleep_within(backoff, deadline):
-                    raise _QueryFailed(_connection_detail(error)) from None
+                    raise _connection_failure(error) from None
             else:
                 if status not in RETRY_STATUSES or last_attempt:
                     return status, body
@@ -378,9 +481,10 @@ class FhirClient:
     def _get_once(self, url: str, deadline: Deadline) -> tuple[int, Any]:
         remaining = deadline.remaining()
         if remaining <= 0:
-            raise _QueryFailed("timed out")
+            raise _QueryFailed("timed out", kind=FailureKind.TIMEOUT)
         if checked_origin(url) != self._origin:  # defence in depth: the token stays on fhirServer
-            raise _QueryFailed("refused a request outside the FHIR server")
+            raise _QueryFailed("refused a request outside the FHIR server",
+                               kind=FailureKind.REFUSED)
         try:
             response = self._session.get(
                 url,
@@ -392,18 +496,19 @@ class FhirClient:
         except requests.exceptions.Timeout as error:
             if isinstance(error, requests.exceptions.ConnectTimeout):
                 raise
-            raise _QueryFailed("timed out") from None
+            raise _QueryFailed("timed out", kind=FailureKind.TIMEOUT) from None
         with response:
             if response.is_redirect:
                 raise _QueryFailed(f"the FHIR server redirected (HTTP {response.status_code})",
-                                   response.status_code)
+                                   response.status_code, FailureKind.REDIRECT)
             if response.status_code != 200:
                 return response.status_code, None
             raw = read_body(response, deadline)
         try:
             return 200, jsonio.loads(raw)
         except ValueError:
-            raise _QueryFailed("the FHIR server answered malformed JSON", 200) from None
+            raise _QueryFailed("the FHIR server answered malformed JSON", 200,
+                               FailureKind.INVALID_RESPONSE) from None
 
     def _headers(self) -> dict[str, str]:
         headers = {"Accept": FHIR_JSON, "Accept-Encoding": ACCEPT_ENCODING}
@@ -413,12 +518,15 @@ class FhirClient:
 
     def _collect(self, future: Any) -> FetchResult:
         if not future.done():
-            return FetchResult(FetchOutcome.FAILED, detail="timed out")
+            return FetchResult(FetchOutcome.FAILED, detail="timed out",
+                               kind=FailureKind.TIMEOUT.value)
         error = future.exception()
         if error is not None:
-            detail = "timed out" if isinstance(error, requests.exceptions.Timeout) else (
-                "the FHIR request failed")
-            return FetchResult(FetchOutcome.FAILED, detail=detail)
+            if isinstance(error, requests.exceptions.Timeout):
+                return FetchResult(FetchOutcome.FAILED, detail="timed out",
+                                   kind=FailureKind.TIMEOUT.value)
+            return FetchResult(FetchOutcome.FAILED, detail="the FHIR request failed",
+                               kind=FailureKind.FAILED.value)
         result: FetchResult = future.result()
         return result
 
@@ -435,7 +543,7 @@ def read_body(response: requests.Response, deadline: Deadline) -> bytes:
     while True:
         remaining = deadline.remaining()
         if remaining <= 0:
-            raise _QueryFailed("timed out")
+            raise _QueryFailed("timed out", kind=FailureKind.TIMEOUT)
         if sock is not None:
             try:
                 sock.settimeout(min(remaining, READ_TIMEOUT_CAP))
@@ -444,15 +552,17 @@ def read_body(response: requests.Response, deadline: Deadline) -> bytes:
         try:
             chunk = response.raw.read1(READ_CHUNK_BYTES, decode_content=False)
         except Exception as error:  # urllib3 wraps socket timeouts in several types
-            raise _QueryFailed("timed out" if "timed out" in str(error).lower()
-                               else "the FHIR server connection broke") from None
+            if "timed out" in str(error).lower():
+                raise _QueryFailed("timed out", kind=FailureKind.TIMEOUT) from None
+            raise _QueryFailed("the FHIR server connection broke",
+                               kind=FailureKind.CONNECTION) from None
         if not chunk:
             decoder.finish()
             return b"".join(chunks)
         decoded = decoder.decode(chunk, MAX_PAGE_BYTES - total + 1)
         total += len(decoded)
         if total > MAX_PAGE_BYTES:
-            raise _QueryFailed("a FHIR page was too large")
+            raise _QueryFailed("a FHIR page was too large", kind=FailureKind.TOO_LARGE)
         chunks.append(decoded)
 
 
@@ -489,12 +599,12 @@ class GzipDecoder:
                 data = self._zlib.unused_data  # the next member
                 self._zlib = zlib.decompressobj(wbits=GZIP_WBITS)
         except zlib.error:
-            raise _QueryFailed(MALFORMED_GZIP) from None
+            raise _QueryFailed(MALFORMED_GZIP, kind=FailureKind.INVALID_RESPONSE) from None
 
     def finish(self) -> None:
         """At the end of the body: a member cut short is malformed, not a shorter page."""
         if not self._zlib.eof:
-            raise _QueryFailed(MALFORMED_GZIP)
+            raise _QueryFailed(MALFORMED_GZIP, kind=FailureKind.INVALID_RESPONSE)
 
 
 def body_decoder(content_encoding: str | None) -> IdentityDecoder | GzipDecoder:
@@ -505,7 +615,8 @@ def body_decoder(content_encoding: str | None) -> IdentityDecoder | GzipDecoder:
         return IdentityDecoder()
     if coding in ("gzip", "x-gzip"):  # RFC 9110 8.4.1.3: x-gzip is gzip
         return GzipDecoder()
-    raise _QueryFailed("the FHIR server answered an unsupported Content-Encoding")
+    raise _QueryFailed("the FHIR server answered an unsupported Content-Encoding",
+                       kind=FailureKind.INVALID_RESPONSE)
 
 
 def capability_types(body: Any) -> frozenset[str] | None:
@@ -533,10 +644,57 @@ def _sleep_within(seconds: float, deadline: Deadline) -> bool:
     return True
 
 
-def _connection_detail(error: Exception) -> str:
+def _connection_failure(error: Exception) -> _QueryFailed:
     if isinstance(error, requests.exceptions.Timeout):
-        return "timed out"
-    return "could not connect to the FHIR server"
+        return _QueryFailed("timed out", kind=FailureKind.TIMEOUT)
+    return _QueryFailed("could not connect to the FHIR server", kind=FailureKind.CONNECTION)
+
+
+def _tls_failure(error: Exception) -> _QueryFailed:
+    """A TLS error: an unverifiable certificate (unknown CA, expired, wrong host name) says so;
+    any other handshake failure (protocol versions, plain http on the https port) too."""
+    if _caused_by_verification(error):
+        return _QueryFailed(TLS_UNVERIFIED_DETAIL, kind=FailureKind.TLS)
+    return _QueryFailed(TLS_FAILED_DETAIL, kind=FailureKind.TLS)
+
+
+def _caused_by_verification(error: BaseException) -> bool:
+    """Whether `ssl.SSLCertVerificationError` is somewhere in the chain requests and urllib3
+    wrap it in (requests.SSLError(MaxRetryError(reason=urllib3.SSLError(...))))."""
+    pending: list[object] = [error]
+    seen: set[int] = set()
+    while pending:
+        current = pending.pop()
+        if id(current) in seen or not isinstance(current, BaseException):
+            continue
+        seen.add(id(current))
+        if isinstance(current, ssl.SSLCertVerificationError):
+            return True
+        if "CERTIFICATE_VERIFY_FAILED" in str(current):
+            return True
+        pending.extend((*current.args, getattr(current, "reason", None),
+                        current.__cause__, current.__context__))
+    return False
+
+
+def _log_failure(key: str, result: FetchResult) -> None:
+    """One WARNING line for a query that gave no data: its key, kind, HTTP status and detail
+    (all free of URLs, tokens and patient ids), for the operator behind the 412."""
+    if not _LOG.isEnabledFor(logging.WARNING):
+        return
+    shown_key = key if _PLAIN_KEY.match(key) else _type_only(key)
+    kind = result.metric_outcome
+    status = result.status if result.status is not None else "-"
+    _LOG.warning("FHIR query failed: key=%s kind=%s status=%s seconds=%.3f: %s",
+                 shown_key, kind, status, result.seconds, result.detail or kind,
+                 extra={"reason": kind})
+
+
+def _type_only(query: str) -> str:
+    """`Medication` for `Medication/123`, `Condition` for `Condition?patient=...`; `other` for
+    anything that does not start with a resource type (an absolute URL)."""
+    first = re.split(r"[/?]", query, maxsplit=1)[0]
+    return first if RESOURCE_TYPE.match(first) else "other"
 
 
 FhirClientFactory = Callable[[str, "str | None", Settings], FhirClient]
