@@ -72,10 +72,14 @@ def overdue(ctx: CardContext) -> dict[str, Any]:
     ]
     note = "Denosumab overdue: prevent rebound bone loss (ECTS 2021)."
     template = wording.S_DMAB_OVERDUE if d.last_dose_recorded else wording.S_DMAB_OVERDUE_UNRECORDED
-    summary = template.format(date=_last_dose_date(ctx), elapsed=elapsed_since_last_dose(ctx))
+    action = wording.DMAB_OVERDUE_ACTIONS[(ctx.allowed("denosumab"),
+                                           ctx.allowed("zoledronic-acid"))]
+    summary = template.format(date=_last_dose_date(ctx), elapsed=elapsed_since_last_dose(ctx),
+                              action=action)
     return make_card(ctx, "denosumab-overdue", summary=summary, indicator="warning",
                      sections=sections, citation_ids=_citations(ctx),
-                     suggestions=follow_on_suggestions(ctx, note, REBOUND_AGENTS))
+                     suggestions=follow_on_suggestions(ctx, note, REBOUND_AGENTS,
+                                                       after_denosumab=True))
 
 
 def switch(ctx: CardContext) -> dict[str, Any] | None:
@@ -85,7 +89,8 @@ def switch(ctx: CardContext) -> dict[str, Any] | None:
         return None
     drug = fmt.drug_name(switching[0].drug)
     note = "Keep rebound protection when moving away from denosumab (ECTS 2021)."
-    suggestions = follow_on_suggestions(ctx, note, REBOUND_AGENTS, replacing=switching)
+    suggestions = follow_on_suggestions(ctx, note, REBOUND_AGENTS, replacing=switching,
+                                        after_denosumab=True)
     sections = [
         fmt.section(wording.H_DENOSUMAB, [*_last_dose_lines(ctx), *(
             f"Draft order: {fmt.drug_name(o.drug)}" for o in switching)]),
@@ -115,7 +120,7 @@ def rebound_fracture(ctx: CardContext) -> dict[str, Any]:
     romo_offered = ctx.assessment.rebound_romosozumab_allowed and ctx.allowed("romosozumab")
     options.append(wording.REBOUND_ROMO_TEXT if romo_offered else wording.REBOUND_ROMO_BLOCKED)
     note = "Rebound vertebral fracture after denosumab discontinuation (ECTS 2021)."
-    suggestions = follow_on_suggestions(ctx, note, REBOUND_AGENTS)
+    suggestions = follow_on_suggestions(ctx, note, REBOUND_AGENTS, after_denosumab=True)
     if romo_offered:
         suggestions.append(suggestion("Order romosozumab 210 mg SC monthly x 12 (case-series "
                                       "evidence)", [romosozumab_order_action(ctx)]))

@@ -17,6 +17,7 @@ from service.evaluation.model import (
     DenosumabState,
     Evidence,
     OrderClass,
+    PopulationReason,
     RomosozumabDecision,
     Status,
 )
@@ -31,7 +32,7 @@ ORDERED_FOLLOW_ONS = ("zoledronic-acid", "denosumab")
 # --- shared sections ---------------------------------------------------------------------------
 def criterion_lines(criterion: CriterionResult) -> list[str]:
     """The criterion label, then its evidence as sub-bullets."""
-    lines = [f"- {criterion.label}"]
+    lines = [f"- {criterion.label}{wording.UNVERIFIED_MARK if criterion.unverified else ''}"]
     lines += [f"  {fmt.evidence_line(e)}" for e in criterion.evidence]
     return lines
 
@@ -150,6 +151,9 @@ def proposal_plan_lines(ctx: CardContext) -> list[str]:
     if factors:
         lines.append(wording.PLAN_CV_RISK_FACTORS)
         lines += [f"  {fmt.evidence_line(e)}" for e in factors]
+    renal = ctx.assessment.cardiovascular.severe_renal_impairment
+    if renal is not None and renal.value:
+        lines.append(wording.PLAN_MONITOR_CALCIUM_RENAL.format(egfr=fmt.plain(renal.value)))
     return lines
 
 
@@ -189,9 +193,11 @@ def remove_orders(orders_to_remove: tuple[ClassifiedOrder, ...]) -> list[dict[st
 
 
 def follow_on_suggestions(ctx: CardContext, note: str, drugs: tuple[str, ...] = ORDERED_FOLLOW_ONS,
-                          *, replacing: tuple[ClassifiedOrder, ...] = ()) -> list[dict[str, Any]]:
+                          *, replacing: tuple[ClassifiedOrder, ...] = (),
+                          after_denosumab: bool = False) -> list[dict[str, Any]]:
     """Order suggestions for the follow-on drugs the safety gates allow; `replacing` orders
-    without an id are left for the clinician to remove (nothing can name them)."""
+    without an id are left for the clinician to remove (nothing can name them). After denosumab
+    a zoledronate order's note adds the CTX checks (ECTS 2021 algorithm, [U])."""
     replacing = deletable(replacing)
     labels = {"denosumab": wording.L_ORDER_DENOSUMAB,
               "zoledronic-acid": wording.L_ORDER_ZOLEDRONATE}
@@ -199,7 +205,10 @@ def follow_on_suggestions(ctx: CardContext, note: str, drugs: tuple[str, ...] = 
     for drug in drugs:
         if not ctx.allowed(drug):
             continue
-        resource = ctx.order(drug, note)
+        drug_note = note
+        if after_denosumab and drug == "zoledronic-acid":
+            drug_note = f"{note} {wording.ZOLEDRONATE_AFTER_DENOSUMAB_NOTE}"
+        resource = ctx.order(drug, drug_note)
         actions = [*remove_orders(replacing), create_action(labels[drug], resource)]
         label = labels[drug]
         if replacing:
@@ -388,7 +397,7 @@ def not_indicated(ctx: CardContext) -> dict[str, Any]:
                     if ctx.assessment.osteoporosis is not None else "")
     sections = [
         fmt.section("**Labelled population not met**", lines),
-        wording.NOT_INDICATED_TEXT,
+        not_indicated_text(ctx),
         alternatives,
         gaps_section(ctx),
     ]
@@ -397,6 +406,13 @@ def not_indicated(ctx: CardContext) -> dict[str, Any]:
     return make_card(ctx, "romosozumab-not-indicated", summary=summary,
                      indicator="warning", sections=sections, citation_ids=population.citations,
                      suggestions=_block_suggestions(ctx))
+
+
+def not_indicated_text(ctx: CardContext) -> str:
+    """The labelled population; the approvals for men only when the patient is a man."""
+    if ctx.assessment.population.reason == PopulationReason.MALE:
+        return f"{wording.NOT_INDICATED_TEXT} {wording.NOT_INDICATED_MEN_TEXT}"
+    return wording.NOT_INDICATED_TEXT
 
 
 def other_agents_text(ctx: CardContext) -> str:
@@ -417,7 +433,7 @@ def other_agents(ctx: CardContext) -> dict[str, Any]:
         fmt.section("**Why not romosozumab**", population_lines),
         fmt.section(wording.H_OPTIONS, [f"{other_agents_text(ctx)} {fmt.names_list(names)}."]),
         not_offered_section(ctx, romosozumab_alternatives(ctx)),
-        wording.NOT_INDICATED_TEXT,
+        not_indicated_text(ctx),
         gaps_section(ctx),
     ]
     ids = [*a.very_high_risk.citations, *a.population.citations]

@@ -137,11 +137,17 @@ S_COURSE_DOSE_MISSED = ("Romosozumab dose {next} of 12 overdue since {date}: "
 # administer as soon as possible, then monthly from the last dose".
 PLAN_MISSED_DOSE = ("Missed dose: give it as soon as possible, then monthly from that dose "
                     "(label).")
-S_DMAB_OVERDUE = "Denosumab overdue: last dose {date} ({elapsed} ago); rebound fracture risk"
+S_DMAB_OVERDUE = "Denosumab overdue: last dose {date} ({elapsed} ago); {action}"
+# What the overdue summary asks for, by the options the patient's data allows
+DMAB_OVERDUE_ACTIONS = {(True, True): "give it now or start zoledronate",
+                        (True, False): "give it now", (False, True): "start zoledronate",
+                        (False, False): "rebound fracture risk"}
 S_DMAB_OVERDUE_UNRECORDED = (
-    "Denosumab: no dose recorded since {date} ({elapsed} ago); rebound fracture risk"
+    "Denosumab: no dose recorded since {date} ({elapsed} ago); {action}"
 )
-S_DMAB_SWITCH = "Stopping denosumab for {drug} does not prevent rebound bone loss"
+S_DMAB_SWITCH = (
+    "Stopping denosumab for {drug}: an antiresorptive is needed to prevent rebound bone loss"
+)
 S_REBOUND = "Vertebral fracture after missed denosumab dose ({date}): treat the rebound promptly"
 S_NEXT_DOSE = "Denosumab next dose due {date}; do not stop without follow-on therapy"
 S_DOSE_DUE_SINCE = (
@@ -208,6 +214,12 @@ CV_STOP_TEXT = (
 CV_CONTRA_EU_TEXT = (
     "Under the EU policy any prior myocardial infarction or stroke excludes romosozumab."
 )
+# After a criterion whose rule the research does not verify (the sources list says why)
+UNVERIFIED_MARK = " [U: unverified rule]"
+PLAN_MONITOR_CALCIUM_RENAL = (
+    "Severe renal impairment (eGFR {egfr}): monitor serum calcium during treatment (EVENITY US "
+    "label 5.3)."
+)
 ALTERNATIVES_ROMOSOZUMAB = ("teriparatide", "abaloparatide", "denosumab", "zoledronic-acid")
 # On or just off denosumab, only an antiresorptive prevents the rebound (ECTS 2021, research 3.3;
 # Sarli 2025: "guidelines recommend retreatment with denosumab or administration of zoledronate")
@@ -221,9 +233,9 @@ HYPO_TEXT = (
 )
 NOT_INDICATED_TEXT = (
     "Romosozumab (EVENITY) is indicated in the US and EU for postmenopausal women with "
-    "osteoporosis at high risk of fracture. Approvals for men exist in Japan, South Korea and "
-    "Australia only."
+    "osteoporosis at high risk of fracture."
 )
+NOT_INDICATED_MEN_TEXT = "Approvals for men exist in Japan, South Korea and Australia only."
 OTHER_AGENTS_TEXT = (
     "Romosozumab is not indicated for this patient ({why}); agents indicated for very high "
     "fracture risk:"
@@ -237,11 +249,12 @@ DMAB_REBOUND_TEXT = (
     "occur from about 7 months after the last dose."
 )
 DMAB_OVERDUE_OPTIONS_TEXT = (
-    "ECTS 2021: start an alternative antiresorptive 6 months after the last denosumab injection, "
-    "or give the overdue dose now."
+    "ECTS 2021 starts an alternative antiresorptive 6 months after the last denosumab injection; "
+    "that date has passed, so act now:"
 )
 DMAB_OPTION_DOSE = "Give the overdue denosumab 60 mg dose now and keep to 6-monthly dosing."
-DMAB_OPTION_ZOL = "Zoledronate 5 mg IV now, then CTX at 3 and 6 months (repeat if elevated)."
+DMAB_OPTION_ZOL = ("Zoledronate 5 mg IV now, then CTX at 3 and 6 months; repeat if above the "
+                   "premenopausal reference range [U].")
 DMAB_OPTION_SPINE = "Consider spine imaging if there is back pain or height loss."
 DMAB_SWITCH_TEXT = (
     "When denosumab is stopped, ECTS 2021 recommends an alternative antiresorptive 6 months after "
@@ -282,9 +295,13 @@ NEXT_DOSE_TEXT = (
 )
 FOLLOW_ON_TEXT = (
     "After zoledronate follow-on to denosumab, measure CTX about 3 and 6 months after the "
-    "infusion (ECTS 2021)."
+    "infusion (the ECTS 2021 algorithm as reviews summarise it; its timing was not read in the "
+    "guideline text [U])."
 )
-FOLLOW_ON_REPEAT = "If CTX rises, repeat zoledronate."
+FOLLOW_ON_REPEAT = ("If CTX rises above the premenopausal reference range, repeat zoledronate "
+                    "[U].")
+# In the order note of a zoledronate given after denosumab (never after romosozumab)
+ZOLEDRONATE_AFTER_DENOSUMAB_NOTE = "Measure CTX 3 and 6 months after the infusion [U]."
 COURSE_COMPLETE_PLAN = "Start {agents} now."
 COURSE_COMPLETE_DENOSUMAB = "Denosumab is an alternative."
 

@@ -23,6 +23,7 @@ from service.record.model import Condition, DateRange, PatientRecord
 
 EVENT_SETS = {"myocardial-infarction": "Myocardial infarction",
               "stroke": "Stroke", "stroke-history": "Stroke (history or sequela)"}
+EGFR_FACTOR = "egfr"
 RISK_SETS = {"established-cvd": "Established cardiovascular disease", "diabetes": "Diabetes",
              "hypertension": "Hypertension", "hyperlipidaemia": "Hyperlipidaemia",
              "smoking": "Smoking"}
@@ -68,8 +69,9 @@ def assess_cardiovascular(record: PatientRecord, knowledge: Knowledge, as_of: da
     if verdict is CardiovascularVerdict.CLEAR and _conditions_partial(record):
         verdict = CardiovascularVerdict.UNKNOWN
     citations = (*cv_policy.citations, *knowledge.rule("cardiovascular").citations)
-    return CardiovascularAssessment(verdict, tuple(recent), tuple(prior), tuple(factors),
-                                    tuple(dict.fromkeys(citations)))
+    return CardiovascularAssessment(verdict, tuple(recent), tuple(prior), tuple(factors.values()),
+                                    tuple(dict.fromkeys(citations)),
+                                    severe_renal_impairment=factors.get(EGFR_FACTOR))
 
 
 def _verdict(*outcomes: str | None) -> CardiovascularVerdict:
@@ -84,7 +86,9 @@ def _conditions_partial(record: PatientRecord) -> bool:
     return any(g.partial and g.resource_type == "Condition" for g in record.data_gaps)
 
 
-def _risk_factors(record: PatientRecord, knowledge: Knowledge, as_of: date) -> list[Evidence]:
+def _risk_factors(record: PatientRecord, knowledge: Knowledge, as_of: date
+                  ) -> dict[str, Evidence]:
+    """The risk factors found, by risk set id (and `EGFR_FACTOR` for an eGFR < 30)."""
     found: dict[str, Evidence] = {}
     for condition, sets in condition_value_sets(record, knowledge):
         if condition.is_inactive:
@@ -98,10 +102,10 @@ def _risk_factors(record: PatientRecord, knowledge: Knowledge, as_of: date) -> l
     egfr = latest_within(record, knowledge, "egfr", as_of, "lab_window_months")
     limit = float(knowledge.value("egfr_severe_renal_impairment"))
     if egfr is not None and egfr.observation.value.value < limit:  # type: ignore[union-attr]
-        found["egfr"] = Evidence("Severe renal impairment (eGFR < 30)",
+        found[EGFR_FACTOR] = Evidence("Severe renal impairment (eGFR < 30)",
                                  egfr.observation.reference, egfr.observation.effective,
                                  format_quantity(egfr.observation))
-    return list(found.values())
+    return found
 
 
 def _current_smoker(record: PatientRecord, knowledge: Knowledge) -> Evidence | None:

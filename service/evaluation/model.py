@@ -43,6 +43,7 @@ class CriterionResult(Struct, frozen=True):
     note: str | None = None
     # addition: why NOT_MET / UNKNOWN, machine-readable (population: a PopulationReason value)
     reason: str | None = None
+    unverified: bool = False  # the rule itself is marked U in the knowledge (cards say [U])
 
 
 class PopulationReason(StrEnum):
@@ -69,6 +70,8 @@ class CardiovascularAssessment(Struct, frozen=True):
     prior_events: tuple[Evidence, ...] = ()  # MI/stroke more than 12 months ago
     risk_factors: tuple[Evidence, ...] = ()  # diabetes, hypertension, smoking, eGFR < 30, CVD ...
     citations: tuple[str, ...] = ()
+    # the eGFR < 30 among `risk_factors`: the label also asks to monitor calcium then
+    severe_renal_impairment: Evidence | None = None
 
 
 class RomosozumabCourse(Struct, frozen=True):

@@ -101,7 +101,8 @@ def _criterion(knowledge: Knowledge, rule_id: str, status: Status,
                reason: str | None = None) -> CriterionResult:
     rule = knowledge.rule(rule_id)
     return CriterionResult(id=rule_id, label=rule.label, status=status, evidence=evidence,
-                           citations=rule.citations, note=note, reason=reason)
+                           citations=rule.citations, note=note, reason=reason,
+                           unverified=rule.verification == "U")
 
 
 def age_day(patient: Patient, as_of: date) -> date | None:

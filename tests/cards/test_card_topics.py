@@ -15,6 +15,7 @@ from service.evaluation.model import (
     CriterionResult,
     DenosumabAssessment,
     DenosumabState,
+    PopulationReason,
     RomosozumabCourse,
     RomosozumabDecision,
     SafetyGate,
@@ -228,7 +229,8 @@ def test_unknown_calcium_asks_for_a_check_in_the_proposal():
 
 def test_not_indicated_only_in_order_hooks_for_a_man():
     population = CriterionResult("population", "Postmenopausal woman with osteoporosis",
-                                 Status.NOT_MET, (b.ev("Sex", value="male"),), ("evenity-label",))
+                                 Status.NOT_MET, (b.ev("Sex", value="male"),), ("evenity-label",),
+                                 reason=PopulationReason.MALE)
     a = b.assessment(population=population, romosozumab_decision=RomosozumabDecision.NOT_INDICATED,
                      orders=(b.ROMOSOZUMAB_ORDER,))
     sign = build("order-sign", a)
@@ -312,8 +314,8 @@ NO_ROMO = {"romosozumab_decision": RomosozumabDecision.NOT_VERY_HIGH_RISK}
 def test_denosumab_overdue_card():
     card = build("patient-view", b.assessment(**NO_ROMO, denosumab=b.denosumab_overdue()))[0]
     assert card["source"]["topic"]["code"] == "denosumab-overdue"
-    assert card["summary"] == ("Denosumab overdue: last dose 2025-10-15 (8 months ago); rebound "
-                               "fracture risk")
+    assert card["summary"] == ("Denosumab overdue: last dose 2025-10-15 (8 months ago); give it "
+                               "now or start zoledronate")
     assert "Denosumab 60 mg (2025-10-15); administered" in card["detail"]
     assert "multiple vertebral fractures" in card["detail"]
     assert created_codes(card) == [DMAB, ZOL]
@@ -341,7 +343,8 @@ def test_switch_away_from_denosumab_in_order_hooks_only():
     a = b.assessment(**NO_ROMO, denosumab=d, orders=(b.TERIPARATIDE_ORDER,))
     card = by_topic(build("order-select", a), "denosumab-switch")
     assert card["summary"] == (
-        "Stopping denosumab for teriparatide does not prevent rebound bone loss")
+        "Stopping denosumab for teriparatide: an antiresorptive is needed to prevent rebound "
+        "bone loss")
     replace_dmab, replace_zol = card["suggestions"]
     assert [x["type"] for x in replace_dmab["actions"]] == ["delete", "create"]
     assert replace_zol["actions"][0]["resourceId"] == "MedicationRequest/draft-teri"

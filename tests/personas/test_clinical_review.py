@@ -98,3 +98,46 @@ def test_the_switch_card_separates_the_sources_from_the_service_classification(m
     assert "ECTS 2021 recommends an alternative antiresorptive 6 months after" in detail
     assert "a classification of this service, not a guideline statement [U]" in detail
     assert "do not prevent the rebound after denosumab: give" not in detail
+
+
+def test_severe_renal_impairment_adds_calcium_monitoring_to_the_plan(make_app):
+    # P18: eGFR 25 (EVENITY US label 5.3: monitor calcium in severe renal impairment)
+    detail = the_card(persona_cards(make_app, "p18"), "romosozumab-proposal")["detail"]
+    assert ("- Severe renal impairment (eGFR 25 mL/min/1.73m2): monitor serum calcium during "
+            "treatment (EVENITY US label 5.3).") in detail.splitlines()
+    p01 = the_card(persona_cards(make_app, "p01"), "romosozumab-proposal")["detail"]
+    assert "monitor serum calcium" not in p01
+
+
+def test_the_unverified_older_age_rule_is_marked_where_it_is_met(make_app):
+    detail = the_card(persona_cards(make_app, "p18"), "romosozumab-proposal")["detail"]
+    assert "- Older age (over 74) [U: unverified rule]" in detail.splitlines()
+    assert "[U: unverified rule]" not in the_card(persona_cards(make_app, "p01"),
+                                                  "romosozumab-proposal")["detail"]
+
+
+def test_ctx_checks_are_marked_unverified_and_only_follow_denosumab(make_app):
+    overdue = the_card(persona_cards(make_app, "b04"), "denosumab-overdue")
+    notes = {s["label"]: s["actions"][0]["resource"]["note"][0]["text"]
+             for s in overdue["suggestions"]}
+    zoledronate = next(text for label, text in notes.items() if "zoledronic" in label)
+    assert zoledronate.endswith("Measure CTX 3 and 6 months after the infusion [U].")
+    assert all("CTX" not in text for label, text in notes.items() if "denosumab" in label)
+    assert "repeat if above the premenopausal reference range [U]" in overdue["detail"]
+    # P09: zoledronate after a completed romosozumab course: no denosumab CTX algorithm
+    complete = the_card(persona_cards(make_app, "p09"), "romosozumab-course-complete")
+    assert "CTX" not in str(complete["suggestions"])
+    monitoring = the_card(persona_cards(make_app, "p13"), "denosumab-follow-on-monitoring")
+    assert "[U]" in monitoring["detail"]
+
+
+def test_the_overdue_summary_says_what_to_do(make_app):
+    summary = the_card(persona_cards(make_app, "b04"), "denosumab-overdue")["summary"]
+    assert summary.endswith("; give it now or start zoledronate")
+
+
+def test_approvals_for_men_are_named_only_for_a_man(make_app):
+    man = the_card(persona_cards(make_app, "p07"), "very-high-risk-other-agents")["detail"]
+    woman = the_card(persona_cards(make_app, "p08"), "very-high-risk-other-agents")["detail"]
+    assert "Approvals for men exist in Japan" in man
+    assert "Japan" not in woman
