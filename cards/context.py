@@ -68,15 +68,17 @@ class CardContext:
         return [fmt.drug_name(drug) for drug in drugs if self.allowed(drug)]
 
     def ruled_out_lines(self, drugs: Iterable[str]) -> list[str]:
-        """Why each gated drug is not offered, with the patient's evidence."""
-        lines = []
+        """Why each gated drug is not offered, with the patient's evidence; drugs ruled out by
+        the same evidence share one line ("denosumab and zoledronate: not offered (...)")."""
+        by_reasons: dict[str, list[str]] = {}
         for drug in drugs:
             gate = self.gate(drug)
             if gate is None or gate.allowed:
                 continue
             reasons = "; ".join(fmt.evidence_line(r)[2:] for r in gate.reasons) or "safety check"
-            lines.append(f"{fmt.drug_name(drug)}: not offered ({reasons})")
-        return lines
+            by_reasons.setdefault(reasons, []).append(fmt.drug_name(drug))
+        return [f"{fmt.names_list(names, 'and')}: not offered ({reasons})"
+                for reasons, names in by_reasons.items()]
 
     def caution_lines(self, drugs: Iterable[str]) -> list[str]:
         """What to do before ordering each offered drug: its cautions with the patient's

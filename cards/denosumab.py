@@ -118,7 +118,11 @@ def rebound_fracture(ctx: CardContext) -> dict[str, Any]:
     fractures = [fmt.evidence_line(e) for e in d.rebound_fractures]
     options = [_rebound_guideline_option(ctx)]
     romo_offered = ctx.assessment.rebound_romosozumab_allowed and ctx.allowed("romosozumab")
-    options.append(wording.REBOUND_ROMO_TEXT if romo_offered else wording.REBOUND_ROMO_BLOCKED)
+    if romo_offered:
+        options.append(wording.REBOUND_ROMO_TEXT)
+    else:  # the gate's own line below names the evidence when it rules romosozumab out
+        options.append(wording.REBOUND_ROMO_BLOCKED if ctx.allowed("romosozumab")
+                       else wording.REBOUND_ROMO_RULED_OUT)
     note = "Rebound vertebral fracture after denosumab discontinuation (ECTS 2021)."
     suggestions = follow_on_suggestions(ctx, note, REBOUND_AGENTS, after_denosumab=True)
     if romo_offered:

@@ -228,8 +228,8 @@ ALTERNATIVES_AFTER_DENOSUMAB = ("denosumab", "zoledronic-acid")
 # (EVENITY US label 1.2: "continued therapy with an anti-resorptive agent should be considered")
 ALTERNATIVES_AFTER_ROMOSOZUMAB = ("alendronate", "zoledronic-acid", "denosumab")
 HYPO_TEXT = (
-    "Hypocalcemia is a contraindication to romosozumab: correct calcium (and vitamin D deficiency) "
-    "and recheck before the first dose."
+    "Hypocalcemia is a contraindication to romosozumab: correct calcium (and any vitamin D "
+    "deficiency) and recheck before the first dose."
 )
 NOT_INDICATED_TEXT = (
     "Romosozumab (EVENITY) is indicated in the US and EU for postmenopausal women with "
@@ -286,9 +286,10 @@ REBOUND_ROMO_TEXT = (
     "romosozumab after denosumab discontinuation. Cardiovascular and calcium checks passed."
 )
 REBOUND_ROMO_BLOCKED = (
-    "Romosozumab (case-series evidence) is not offered: the cardiovascular or calcium check did "
-    "not pass."
+    "Romosozumab (case-series evidence) is not offered: the labelled population, the "
+    "cardiovascular and calcium checks, complete data and no completed course are all required."
 )
+REBOUND_ROMO_RULED_OUT = "Romosozumab (case-series evidence): not offered (reason below)."
 NEXT_DOSE_TEXT = (
     "If denosumab is to be stopped, plan an antiresorptive follow-on ({agents}) at the due date; "
     "do not stop or delay without one."

@@ -141,3 +141,20 @@ def test_approvals_for_men_are_named_only_for_a_man(make_app):
     woman = the_card(persona_cards(make_app, "p08"), "very-high-risk-other-agents")["detail"]
     assert "Approvals for men exist in Japan" in man
     assert "Japan" not in woman
+
+
+def test_drugs_ruled_out_by_the_same_evidence_share_one_line(make_app):
+    # P10: low calcium rules out denosumab and zoledronate; it was shown in full three times
+    detail = the_card(persona_cards(make_app, "p10"), "romosozumab-hypocalcemia")["detail"]
+    ruled_out = [line for line in detail.splitlines() if ": not offered (" in line]
+    assert len(ruled_out) == 1, ruled_out
+    assert ruled_out[0].startswith("- denosumab and zoledronate: not offered (Total serum calcium")
+    assert detail.count("albumin-adjusted 7.9 mg/dL") == 2  # the event, then the one shared line
+
+
+def test_a_rebound_card_says_romosozumab_is_ruled_out_once_with_its_evidence(make_app):
+    # P15: a recent MI rules romosozumab out; the option line points to the evidence below
+    detail = the_card(persona_cards(make_app, "p15"), "denosumab-rebound-fracture")["detail"]
+    assert "- Romosozumab (case-series evidence): not offered (reason below)." in detail
+    assert "- romosozumab: not offered (Myocardial infarction (I21.4) (2025-12-20))" in detail
+    assert "did not pass" not in detail
