@@ -151,10 +151,26 @@ def zoledronic_acid_request(patient_id: str, as_of: date, note: str, *,
     return checked_order("zoledronic-acid", request)
 
 
+def alendronate_request(patient_id: str, as_of: date, note: str, *,
+                        requester: str | None = None,
+                        encounter: str | None = None) -> dict[str, Any]:
+    """Draft order: alendronate 70 mg orally once weekly, four tablets a fill."""
+    request = _base_request("alendronate", patient_id, as_of, note, requester, encounter)
+    request["dosageInstruction"] = [
+        _dosage("alendronate", {"frequency": 1, "period": 1, "periodUnit": "wk"})
+    ]
+    request["dispenseRequest"] = {
+        "quantity": {"value": 4, "unit": "tablet"},
+        "expectedSupplyDuration": {"value": 4, "unit": "weeks", "system": UCUM, "code": "wk"},
+    }
+    return checked_order("alendronate", request)
+
+
 ORDER_BUILDERS = {
     "romosozumab": romosozumab_request,
     "denosumab": denosumab_request,
     "zoledronic-acid": zoledronic_acid_request,
+    "alendronate": alendronate_request,
 }
 
 

@@ -200,7 +200,8 @@ def follow_on_suggestions(ctx: CardContext, note: str, drugs: tuple[str, ...] = 
     a zoledronate order's note adds the CTX checks (ECTS 2021 algorithm, [U])."""
     replacing = deletable(replacing)
     labels = {"denosumab": wording.L_ORDER_DENOSUMAB,
-              "zoledronic-acid": wording.L_ORDER_ZOLEDRONATE}
+              "zoledronic-acid": wording.L_ORDER_ZOLEDRONATE,
+              "alendronate": wording.L_ORDER_ALENDRONATE}
     result = []
     for drug in drugs:
         if not ctx.allowed(drug):
@@ -462,7 +463,8 @@ def course_complete(ctx: CardContext) -> dict[str, Any]:
     last = fmt.iso(course.last_dose) if course.last_dose else "date unknown"
     note = "Antiresorptive after a completed 12-dose romosozumab course."
     romo = ctx.orders_of(OrderClass.ROMOSOZUMAB)
-    suggestions = _block_suggestions(ctx) + follow_on_suggestions(ctx, note, replacing=romo)
+    suggestions = _block_suggestions(ctx) + follow_on_suggestions(
+        ctx, note, (*FOLLOW_ON_AGENTS, "denosumab"), replacing=romo)
     sections = [
         fmt.section("**Course**", _dose_lines(ctx)),
         wording.COURSE_COMPLETE_TEXT,

@@ -24,7 +24,7 @@ from service.evaluation.model import (
 from tests.cards import builders as b
 from tests.cards.invariants import actions, by_topic, check_cards, created_codes, topics
 
-ROMO, DMAB, ZOL = "2123184", "993452", "705824"
+ROMO, DMAB, ZOL, ALN = "2123184", "993452", "705824", "904431"
 
 
 def build(hook: str, assessment, **kwargs):
@@ -261,11 +261,11 @@ def test_course_complete_suggests_gated_antiresorptive_orders():
     card = by_topic(build("patient-view", a), "romosozumab-course-complete")
     assert "2026-05-12" in card["summary"]
     assert card["indicator"] == "warning"
-    assert created_codes(card) == [ZOL, DMAB]
+    assert created_codes(card) == [ALN, ZOL, DMAB]  # alendronate or zoledronate; denosumab
     blocked = by_topic(build("patient-view", msgspec.structs.replace(
         a, safety_gates=b.renal_blocked())), "romosozumab-course-complete")
     assert created_codes(blocked) == [DMAB]
-    assert "zoledronate: not offered" in blocked["detail"]
+    assert "alendronate and zoledronate: not offered" in blocked["detail"]
 
 
 def test_course_complete_ends_once_an_antiresorptive_followed():
@@ -440,9 +440,10 @@ def test_course_complete_with_a_romosozumab_order_offers_replacements():
     a = b.assessment(romosozumab_course=COMPLETE, orders=(b.ROMOSOZUMAB_ORDER,),
                      romosozumab_decision=RomosozumabDecision.COURSE_COMPLETE)
     card = by_topic(build("order-sign", a), "romosozumab-course-complete")
-    remove, zol, dmab = card["suggestions"]
+    remove, aln, zol, dmab = card["suggestions"]
     assert [x["type"] for x in remove["actions"]] == ["delete"]
     assert remove["isRecommended"] is True
+    assert aln["label"] == "Replace the romosozumab order with alendronate"
     assert zol["label"] == "Replace the romosozumab order with zoledronate"
     assert [x["type"] for x in zol["actions"]] == ["delete", "create"]
     assert dmab["actions"][0]["resourceId"] == "MedicationRequest/draft-romo"

@@ -158,3 +158,16 @@ def test_a_rebound_card_says_romosozumab_is_ruled_out_once_with_its_evidence(mak
     assert "- Romosozumab (case-series evidence): not offered (reason below)." in detail
     assert "- romosozumab: not offered (Myocardial infarction (I21.4) (2025-12-20))" in detail
     assert "did not pass" not in detail
+
+
+def test_a_completed_course_offers_the_alendronate_its_plan_names(make_app):
+    # P09: 12 doses given; "Start alendronate or zoledronate now" had no alendronate order
+    card = the_card(persona_cards(make_app, "p09"), "romosozumab-course-complete")
+    assert "Start alendronate or zoledronate now." in card["detail"]
+    orders = [action["resource"] for s in card["suggestions"] for action in s["actions"]
+              if action["type"] == "create"]
+    alendronate = next(o for o in orders
+                       if o["medicationCodeableConcept"]["coding"][0]["code"] == "904431")
+    assert alendronate["dosageInstruction"][0]["timing"]["repeat"] == {
+        "frequency": 1, "period": 1, "periodUnit": "wk"}
+    assert alendronate["dosageInstruction"][0]["doseAndRate"][0]["doseQuantity"]["value"] == 70
