@@ -6,6 +6,7 @@ Every setting is documented in the README's configuration table; keep them in st
 from __future__ import annotations
 
 import ssl
+from collections.abc import Mapping
 from datetime import date
 from enum import StrEnum
 from pathlib import Path
@@ -14,6 +15,10 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+# OSTEOCDS_* names the build, the tests and the compose file read: not settings, never warned of
+NOT_SETTINGS = frozenset({"OSTEOCDS_COMPILE", "OSTEOCDS_UPDATE_GOLDEN",
+                          "OSTEOCDS_TEST_DATABASE_URL", "OSTEOCDS_REQUIRE_POSTGRES",
+                          "OSTEOCDS_IMAGE"})
 
 
 class Profile(StrEnum):
@@ -99,3 +104,12 @@ class Settings(BaseSettings):
     @property
     def is_development(self) -> bool:
         return self.profile is Profile.DEVELOPMENT
+
+
+def unknown_setting_names(environ: Mapping[str, str]) -> list[str]:
+    """The OSTEOCDS_* variables no setting reads (names only, sorted): a misspelled
+    OSTEOCDS_DATABASE_ULR would otherwise leave production on its default SQLite store
+    without a word. Names are matched in any case, as pydantic-settings reads them."""
+    known = {f"OSTEOCDS_{name.upper()}" for name in Settings.model_fields} | NOT_SETTINGS
+    return sorted(name for name in environ
+                  if name.upper().startswith("OSTEOCDS_") and name.upper() not in known)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import gc
 import logging
+import os
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
@@ -18,7 +19,7 @@ from gunicorn.glogging import Logger as GunicornBaseLogger
 
 from service.commands._settings import CONFIGURATION_ERRORS, configuration_error
 from service.compiled import build_description
-from service.config import Profile, Settings
+from service.config import Profile, Settings, unknown_setting_names
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8080
@@ -62,7 +63,11 @@ def run(args: argparse.Namespace) -> int:
     except CONFIGURATION_ERRORS as error:
         return configuration_error(error)
     _configure_logging(settings)
-    logging.getLogger("osteocds.serve").info("build: %s", build_description())
+    logger = logging.getLogger("osteocds.serve")
+    logger.info("build: %s", build_description())
+    for name in unknown_setting_names(os.environ):  # the name only: values may be secrets
+        logger.warning("%s is not an osteocds setting and is ignored: check its spelling "
+                       "(README, Configuration)", name)
     options = gunicorn_options(settings, host=args.host, port=args.port,
                                workers=args.workers, threads=settings.threads)
     tune_garbage_collector()

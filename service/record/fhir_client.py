@@ -503,11 +503,12 @@ class FhirClient:
                                    response.status_code, FailureKind.REDIRECT)
             if response.status_code != 200:
                 return response.status_code, None
+            media_type = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
             raw = read_body(response, deadline)
         try:
             return 200, jsonio.loads(raw)
         except ValueError:
-            raise _QueryFailed("the FHIR server answered malformed JSON", 200,
+            raise _QueryFailed(_not_json_detail(media_type), 200,
                                FailureKind.INVALID_RESPONSE) from None
 
     def _headers(self) -> dict[str, str]:
@@ -529,6 +530,15 @@ class FhirClient:
                                kind=FailureKind.FAILED.value)
         result: FetchResult = future.result()
         return result
+
+
+def _not_json_detail(media_type: str) -> str:
+    """Why a 200 answer is not data: an HTML page (a sign-in page or a proxy's error page in
+    front of the FHIR server) is named as such; anything else is malformed JSON."""
+    if media_type in ("text/html", "application/xhtml+xml"):
+        return ("the FHIR server answered an HTML page, not FHIR JSON (a sign-in or proxy "
+                "page? check fhirServer and the token)")
+    return "the FHIR server answered malformed JSON"
 
 
 def read_body(response: requests.Response, deadline: Deadline) -> bytes:

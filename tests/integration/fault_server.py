@@ -95,6 +95,12 @@ class _Handler(StreamRequestHandler):
     def mode_garbage(self, path: str) -> None:
         self._send(200, b"<html>not json{")
 
+    def mode_sign_in_page(self, path: str) -> None:
+        body = b"<!DOCTYPE html><html><body><form>Sign in</form></body></html>"
+        head = (f"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\n"
+                f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n")
+        self.wfile.write(head.encode() + body)
+
     def mode_patient(self, path: str) -> None:
         self._send(200, b'{"resourceType":"Patient","id":"x"}')
 

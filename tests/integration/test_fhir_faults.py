@@ -36,6 +36,7 @@ def gather(base: str, **settings: Any) -> None:
         ("status-401", "HTTP 401"),
         ("status-503", "HTTP 503"),
         ("garbage", "malformed JSON"),
+        ("sign-in-page", "answered an HTML page, not FHIR JSON (a sign-in or proxy page?"),
         ("patient", "did not answer a Bundle"),
         ("endless", ""),
         ("repeat", "repeated a next link"),

@@ -47,3 +47,27 @@ def test_without_the_flag_the_environment_decides(monkeypatch, tmp_path):
     seen = _run_serve(monkeypatch, [])
     assert seen["options"]["threads"] == 5
     assert seen["settings"].threads == 5
+
+
+def test_a_misspelled_setting_is_named_in_a_warning_never_its_value(monkeypatch, tmp_path,
+                                                                    caplog):
+    """OSTEOCDS_DATABASE_ULR would leave production on SQLite without a word (ops audit)."""
+    monkeypatch.setenv("OSTEOCDS_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("OSTEOCDS_DATABASE_ULR", "postgresql://u:SECRET-PW@db/osteocds")
+    monkeypatch.setenv("OSTEOCDS_COMPILE", "1")  # the build's, not a setting: no warning
+    with caplog.at_level("WARNING", logger="osteocds.serve"):
+        _run_serve(monkeypatch, [])
+    warnings = [r.getMessage() for r in caplog.records if r.name == "osteocds.serve"
+                and r.levelname == "WARNING"]
+    assert len(warnings) == 1, warnings
+    assert warnings[0].startswith("OSTEOCDS_DATABASE_ULR is not an osteocds setting")
+    assert "SECRET-PW" not in caplog.text
+
+
+def test_every_documented_setting_is_known():
+    from service.config import unknown_setting_names
+
+    documented = {"OSTEOCDS_DATABASE_URL": "", "OSTEOCDS_THREADS": "", "osteocds_log_level": "",
+                  "OSTEOCDS_FHIR_CA_BUNDLE": "", "OSTEOCDS_TEST_DATABASE_URL": ""}
+    assert unknown_setting_names(documented) == []
+    assert unknown_setting_names({"OSTEOCDS_PROFIL": "dev", "OTHER": "x"}) == ["OSTEOCDS_PROFIL"]
