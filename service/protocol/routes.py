@@ -25,7 +25,7 @@ from service.protocol.body import read_json_object
 from service.protocol.errors import error_response
 from service.protocol.metrics import ANSWERED_CARDS
 from service.protocol.state import protocol_state
-from service.store import FeedbackEntry, FeedbackReceipt
+from service.store import FeedbackEntry, FeedbackReceipt, StoreUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -99,6 +99,8 @@ def _remember_issued_cards(service_id: str, cards: list[dict[str, Any]]) -> None
         return
     try:
         protocol_state().store.queue_issued_cards(service_id, cards)
+    except StoreUnavailable:
+        pass  # the store logged its cause once; the cards are still worth answering
     except Exception:
         # The cards are still worth answering; /readyz reports a broken store.
         logger.exception("could not record issued cards for %s", service_id)
@@ -118,8 +120,6 @@ def healthz() -> Response:
 def readyz() -> Response:
     """Readiness: knowledge loaded, the store's schema at the version this release needs and
     the store writable, within 1.5-2.5 s (`Store.ping`); 503 otherwise."""
-    from service.store import StoreUnavailable
-
     state = protocol_state()
     try:
         state.store.ping()

@@ -140,3 +140,34 @@ def test_hook_calls_are_503_when_postgres_refuses_and_the_log_keeps_the_url_out(
             assert part not in caplog.text
     finally:
         protocol_state(app).store.close()
+
+
+def test_issued_cards_written_in_the_call_skip_a_lost_store_without_a_traceback(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """OSTEOCDS_ISSUED_CARDS_FLUSH_SECONDS=0 writes the issued-card rows in the hook call: with
+    the store gone the cards are still answered, and the store's one line is the only error
+    (a traceback per call before)."""
+    import fhir_fixtures
+    from service.hook_requests import build_hook_request
+    from tests.personas.persona_cases import AS_OF
+
+    app = create_app(Settings(profile="dev", data_dir=tmp_path / "data", dev_as_of=AS_OF,
+                              issued_cards_flush_seconds=0))
+    app.test_client_class = CheckingClient
+    body = build_hook_request("patient-view", fhir_fixtures.render_persona("p01", AS_OF))
+    path = "/cds-services/osteoporosis-patient-view"
+    try:
+        assert app.test_client().post(path, json=body).get_json()["cards"]
+        with sqlite3.connect(tmp_path / "data" / "osteocds.sqlite3") as database:
+            database.execute("DROP TABLE issued_cards")
+        with caplog.at_level(logging.INFO):
+            for _ in range(3):
+                response = app.test_client().post(path, json=body)
+                assert response.status_code == 200
+                assert response.get_json()["cards"]
+        assert "Traceback" not in caplog.text
+        assert "could not record issued cards" not in caplog.text
+        errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+        assert len(errors) <= 1, [r.getMessage() for r in errors]
+    finally:
+        protocol_state(app).store.close()
