@@ -76,6 +76,14 @@ def test_probes_hit_healthz_and_readyz_on_the_served_port():
     assert int(args[args.index("--port") + 1]) == port_names["http"]
 
 
+def test_liveness_outlasts_a_slow_ehr_queueing_healthz():
+    """An ops audit saw /healthz wait 14.5 s behind hook calls held by a slow FHIR server:
+    liveness must not restart the pods for that (at least a minute of failed probes)."""
+    probe = _container()["livenessProbe"]
+    assert probe["timeoutSeconds"] >= 5
+    assert probe["periodSeconds"] * probe["failureThreshold"] >= 60
+
+
 def test_container_runs_locked_down_with_resources():
     pod = _one("Deployment")["spec"]["template"]["spec"]
     container = _container()
