@@ -10,6 +10,7 @@ forwarding: the kernel keeps acknowledging, as when the server hangs.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sqlite3
@@ -38,6 +39,26 @@ EXPIRES = datetime.now(UTC) + timedelta(hours=2)
 # The longest a hook call's store call may take when the server hangs: the statement's limit,
 # the client-side deadline's margin, the watch thread's period and some slack.
 HUNG_CALL_LIMIT = STATEMENT_TIMEOUT_SECONDS + DEADLINE_MARGIN_SECONDS + 1.5
+
+
+@contextlib.contextmanager
+def fresh_postgres_database(prefix: str) -> Iterator[tuple[Any, str]]:
+    """(an autocommit admin connection, the name of a new empty database), dropped afterwards;
+    skips when the test role may not create databases."""
+    import psycopg
+
+    _need_postgres()
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    admin = psycopg.connect(POSTGRES_URL or "", autocommit=True)
+    try:
+        try:
+            admin.execute(f'CREATE DATABASE "{name}"')
+        except psycopg.errors.InsufficientPrivilege:
+            pytest.skip("the test role may not create databases")
+        yield admin, name
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        admin.close()
 
 
 def _need_postgres() -> dict[str, Any]:
@@ -205,18 +226,16 @@ def test_a_refused_connection_is_unavailable_logged_once_without_the_url(
 def test_a_dropped_then_recreated_empty_database(caplog: pytest.LogCaptureFixture) -> None:
     """DROP DATABASE under a running service, then CREATE DATABASE without migrating:
     `StoreUnavailable` each time (503, not 500), readiness says why, and migrating recovers."""
-    import psycopg
     from psycopg.conninfo import make_conninfo
 
-    _need_postgres()
-    name = f"osteocds_dropped_{uuid.uuid4().hex[:10]}"
-    admin = psycopg.connect(POSTGRES_URL or "", autocommit=True)
-    try:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    except psycopg.errors.InsufficientPrivilege:
-        admin.close()
-        pytest.skip("the test role may not create databases")
-    store = PostgresStore(make_conninfo(POSTGRES_URL or "", dbname=name))
+    with fresh_postgres_database("osteocds_dropped") as (admin, name):
+        _dropped_then_recreated(admin, name, make_conninfo(POSTGRES_URL or "", dbname=name),
+                                caplog)
+
+
+def _dropped_then_recreated(admin: Any, name: str, url: str,
+                            caplog: pytest.LogCaptureFixture) -> None:
+    store = PostgresStore(url)
     try:
         store.migrate()
         assert store.remember_jti(ISS, "one", EXPIRES) is True
@@ -242,8 +261,6 @@ def test_a_dropped_then_recreated_empty_database(caplog: pytest.LogCaptureFixtur
         assert store.remember_jti(ISS, "three", EXPIRES) is True
     finally:
         store.close()
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
 
 
 # --- readiness -----------------------------------------------------------------------------

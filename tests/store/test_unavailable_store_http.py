@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,7 +22,7 @@ from service.protocol.state import protocol_state
 from tests.conftest import CheckingClient, assert_operation_outcome
 from tests.security import helpers as h
 from tests.store.tcp_proxy import TcpProxy
-from tests.store.test_store_outages import POSTGRES_URL, _need_postgres
+from tests.store.test_store_outages import POSTGRES_URL, fresh_postgres_database
 
 ORDER_SELECT = "/cds-services/osteoporosis-order-select"
 FEEDBACK = ORDER_SELECT + "/feedback"
@@ -92,19 +91,8 @@ def test_a_missing_replay_table_is_503_transient_not_500(
 @pytest.fixture
 def fresh_database() -> Iterator[str]:
     """The name of a new, empty PostgreSQL database (dropped afterwards)."""
-    import psycopg
-
-    _need_postgres()
-    name = f"osteocds_http_{uuid.uuid4().hex[:10]}"
-    admin = psycopg.connect(POSTGRES_URL or "", autocommit=True)
-    try:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    except psycopg.errors.InsufficientPrivilege:
-        admin.close()
-        pytest.skip("the test role may not create databases")
-    yield name
-    admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    admin.close()
+    with fresh_postgres_database("osteocds_http") as (_, name):
+        yield name
 
 
 @pytest.mark.postgres
