@@ -33,6 +33,7 @@ not a parseable URL (bad port or host) is 400 naming `fhirServer`. No error echo
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from enum import Enum
 from typing import Any, Protocol
@@ -71,6 +72,7 @@ from service.record.shape import (
 
 UNSUPPORTED_REASON = "not supported by the FHIR server"
 UNRESOLVED_MEDICATION_REASON = "a medication reference could not be resolved"
+_LOG = logging.getLogger("osteocds.record")
 # Types the romosozumab exclusions are read from: unsupported, they leave the record incomplete
 EXCLUSION_TYPES = frozenset({"Condition"})
 
@@ -534,4 +536,10 @@ def _draft_orders(context: dict[str, Any], drafts: list[dict[str, Any]], patient
             raise ForeignPatientData("a draft order is for another patient than "
                                      "context.patientId", field="context.draftOrders")
         orders.append(parse.parse_draft_order(resource, selected, medications.resolve))
+    if selected and not any(order.selected for order in orders):
+        # order-select names the orders being chosen: none found is an EHR configuration error
+        # worth an operator's eye (CDS Hooks 2.0 lets it pass; the values are never logged)
+        _LOG.warning("context.selections names none of the %d draft orders: selections are "
+                     "'MedicationRequest/<id>' references to context.draftOrders entries",
+                     len(orders))
     return tuple(orders)

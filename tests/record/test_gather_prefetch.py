@@ -157,6 +157,30 @@ def test_draft_orders_and_selections() -> None:
     assert all(m.reference != "MedicationRequest/draft-1" for m in record.medications)
 
 
+@pytest.mark.parametrize(("selection", "warned"), [
+    ("draft-1", True),  # a bare id, not a reference: nothing is selected
+    ("MedicationRequest/draft-9", True),  # an order that is not among the drafts
+    ("MedicationRequest/draft-1", False),
+])
+def test_selections_naming_no_draft_order_are_warned_of(selection: str, warned: bool,
+                                                        caplog: pytest.LogCaptureFixture) -> None:
+    """An EHR whose selections match no draft gets no card about the order being picked: the
+    operator is told (the selection's value never reaches the log)."""
+    draft = h.med_request("draft-1", status="draft")
+    request = h.hook_request(h.full_prefetch())
+    request["context"]["selections"] = [selection]
+    request["context"]["draftOrders"] = {"resourceType": "Bundle", "type": "collection",
+                                         "entry": [{"resource": draft}]}
+    with caplog.at_level("WARNING", logger="osteocds.record"):
+        record = gather(request)
+    assert bool(record.selected_orders) is not warned
+    messages = [r.getMessage() for r in caplog.records if r.name == "osteocds.record"]
+    assert messages == (["context.selections names none of the 1 draft orders: selections are "
+                         "'MedicationRequest/<id>' references to context.draftOrders entries"]
+                        if warned else [])
+    assert selection not in caplog.text
+
+
 def test_draft_order_for_another_patient_is_400() -> None:
     request = h.hook_request(h.full_prefetch())
     draft = h.med_request("d", status="draft", subject=h.subject("other"))
