@@ -346,12 +346,10 @@ def cv_contraindication(ctx: CardContext) -> dict[str, Any]:
 
 
 def _event_kind(event: Evidence | None) -> str:
-    """'MI' or 'stroke' for a summary, from the event's description (its value-set label, e.g.
-    "Myocardial infarction (22298006)"); the generic words when it names neither."""
-    words = event.description.lower() if event is not None else ""
-    if "stroke" in words:
-        return "stroke"
-    return "MI" if "infarction" in words else "MI or stroke"
+    """'MI' or 'stroke' for a summary, from the value set the event was found in; the generic
+    words when it is not known."""
+    kind = event.kind if event is not None else None
+    return wording.EVENT_KIND_WORDS.get(kind or "", "MI or stroke")
 
 
 def _doses_after_event(ctx: CardContext, event: Evidence | None) -> list[str]:

@@ -94,6 +94,8 @@ S_PROPOSAL_INSTEAD = (
 S_CV_CAUTION = (
     "Romosozumab: MI or stroke over 12 months ago ({date}); weigh cardiovascular benefit/risk"
 )
+# An MI or stroke by the value set it was found in (service.evaluation.cardiovascular.EVENT_SETS)
+EVENT_KIND_WORDS = {"myocardial-infarction": "MI", "stroke": "stroke", "stroke-history": "stroke"}
 S_CV_CONTRA_ORDERED = "Romosozumab contraindicated: {event} ({date})"
 S_CV_CONTRA_ADVISORY = "Romosozumab not advised: {event} ({date})"
 S_CV_STOP = "Stop romosozumab mid-course: {event} ({date})"

@@ -53,13 +53,13 @@ def assess_cardiovascular(record: PatientRecord, knowledge: Knowledge, as_of: da
             continue
         upper_only = bool(sets[hit].attributes.get("date_is_upper_bound"))
         when = event_interval(condition, upper_only)
-        evidence = condition_evidence(condition, EVENT_SETS[hit])
+        evidence = condition_evidence(condition, EVENT_SETS[hit], kind=hit)
         if wholly_on_or_after(when, start):
             recent.append(evidence)
         elif may_be_on_or_after(when, start):
             notes = ("date uncertain: verify date", evidence.note)
             recent.append(Evidence(evidence.description, evidence.reference, when,
-                                   note="; ".join(n for n in notes if n)))
+                                   note="; ".join(n for n in notes if n), kind=hit))
         else:
             prior.append(evidence)
     factors = _risk_factors(record, knowledge, as_of)

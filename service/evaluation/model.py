@@ -32,6 +32,7 @@ class Evidence(Struct, frozen=True):
     when: DateRange | None = None
     value: str | None = None  # formatted value with unit, e.g. "-3.2", "7.9 mg/dL"
     note: str | None = None  # e.g. "date uncertain: verify", "not albumin-adjusted"
+    kind: str | None = None  # the value set it was found in, when a card words it (an MI or stroke)
 
 
 class CriterionResult(Struct, frozen=True):

@@ -64,11 +64,11 @@ def _rounds_onto_threshold(knowledge: Knowledge, value: float) -> bool:
     return any(round(value, 1) == limit and abs(value - limit) >= 0.005 for limit in thresholds)
 
 
-def condition_evidence(condition: Condition, label: str) -> Evidence:
+def condition_evidence(condition: Condition, label: str, kind: str | None = None) -> Evidence:
     codes = ", ".join(c.code for c in condition.codings)
     return Evidence(description=f"{label} ({codes})" if codes else label,
                     reference=condition.reference, when=condition.onset,
-                    note=unconfirmed_note((condition,)))
+                    note=unconfirmed_note((condition,)), kind=kind)
 
 
 def first_condition(record: PatientRecord, knowledge: Knowledge, value_set: str, *,

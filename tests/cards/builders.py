@@ -56,10 +56,11 @@ def recorded(text: str) -> DateRange:
 
 
 def ev(description: str, when: str | DateRange | None = None, value: str | None = None,
-       note: str | None = None, reference: str | None = None) -> Evidence:
+       note: str | None = None, reference: str | None = None, kind: str | None = None
+       ) -> Evidence:
     rng = day(when) if isinstance(when, str) else when
     return Evidence(description=description, reference=reference, when=rng, value=value,
-                    note=note)
+                    note=note, kind=kind)
 
 
 def met(cid: str, label: str, *evidence: Evidence, citations: tuple[str, ...] = ("aace-2020",)
@@ -118,10 +119,11 @@ TERIPARATIDE_ORDER = order("MedicationRequest/draft-teri", "teriparatide",
                            OrderClass.NON_PREVENTING)
 
 MI_RECENT = ev("Acute myocardial infarction (ICD-10-CM I21.4)", "2025-07-15",
-               reference="Condition/mi")
+               reference="Condition/mi", kind="myocardial-infarction")
 MI_OLD = ev("Acute myocardial infarction (SNOMED 22298006)", "2025-05-15",
-            reference="Condition/mi")
-MI_UNDATED = ev("History of myocardial infarction (SNOMED 399211009)", DateRange.unknown())
+            reference="Condition/mi", kind="myocardial-infarction")
+MI_UNDATED = ev("History of myocardial infarction (SNOMED 399211009)", DateRange.unknown(),
+                kind="myocardial-infarction")
 
 CV_CONTRAINDICATED = CardiovascularAssessment(CardiovascularVerdict.CONTRAINDICATED,
                                               recent_events=(MI_RECENT,),

@@ -171,3 +171,9 @@ def test_a_completed_course_offers_the_alendronate_its_plan_names(make_app):
     assert alendronate["dosageInstruction"][0]["timing"]["repeat"] == {
         "frequency": 1, "period": 1, "periodUnit": "wk"}
     assert alendronate["dosageInstruction"][0]["doseAndRate"][0]["doseQuantity"]["value"] == 70
+
+
+@pytest.mark.parametrize(("persona", "event"), [("p02", "MI"), ("p04", "stroke")])
+def test_the_summary_names_the_event_found(make_app, persona, event):
+    card = the_card(persona_cards(make_app, persona), "romosozumab-cv-contraindication")
+    assert f"Romosozumab not advised: {event} within 12 months (" in card["summary"]
