@@ -24,8 +24,8 @@ from service.store.model import (
     StoredFeedback,
     StoreUnavailable,
 )
-from service.store.postgres import PostgresStore, is_postgres_url
-from service.store.sqlite import SqliteStore
+from service.store.postgres import DATABASE_URL, PostgresStore, is_postgres_url
+from service.store.sqlite import DATA_DIR, SqliteStore
 
 SQLITE_FILE_NAME = "osteocds.sqlite3"
 
@@ -48,13 +48,12 @@ def open_store(settings: Settings) -> Store:
     flush = settings.issued_cards_flush_seconds
     if not url:
         return SqliteStore(settings.data_dir / SQLITE_FILE_NAME, issued_cards_flush_seconds=flush,
-                           variable="OSTEOCDS_DATA_DIR")
+                           variable=DATA_DIR)
     if is_postgres_url(url):
-        return PostgresStore(url, issued_cards_flush_seconds=flush,
-                             variable="OSTEOCDS_DATABASE_URL")
+        return PostgresStore(url, issued_cards_flush_seconds=flush, variable=DATABASE_URL)
     if url.startswith("sqlite:///") and len(url) > len("sqlite:///"):
         return SqliteStore(Path(url.removeprefix("sqlite:///")), issued_cards_flush_seconds=flush,
-                           variable="OSTEOCDS_DATABASE_URL")
+                           variable=DATABASE_URL)
     raise ConfigurationError(
         "OSTEOCDS_DATABASE_URL must be a postgresql:// or sqlite:///<path> URL "
         "(or unset for SQLite in OSTEOCDS_DATA_DIR)."
